@@ -1,6 +1,6 @@
 // Validated, immutable CDS input: cluster discovery, load balancing, outlier detection, circuit breakers, health checks, upstream protocol and TLS.
 
-import type { ClusterLoadAssignmentConfig, JsonObject, MetadataConfig } from './endpoint-config';
+import type { EndpointConfig, JsonObject, MetadataConfig } from './endpoint-config';
 import type { Http2OptionsConfig } from './listener-config';
 import type { HeaderValueOptionConfig, StringMatcherConfig } from './route-config';
 import type { UpstreamTransportSocketConfig } from './tls-config';
@@ -257,7 +257,7 @@ export interface ClusterConfig {
   /** EDS only: the `eds_config` (always the ADS stream); `initialFetchTimeoutMs` 0 = forever. */
   readonly edsConfig: { readonly initialFetchTimeoutMs: number } | null;
   /** Inline endpoints (STATIC, STRICT_DNS, LOGICAL_DNS; allowed on EDS too). */
-  readonly loadAssignment: ClusterLoadAssignmentConfig | null;
+  readonly loadAssignment: EndpointConfig | null;
   /** Default 5000. */
   readonly connectTimeoutMs: number;
   /** Default 1 MiB. */

@@ -54,10 +54,10 @@ export interface DropOverloadConfig {
 }
 
 /**
- * A validated `ClusterLoadAssignment`. `priorities[p]` lists the localities at priority p (0 = highest);
+ * A validated `ClusterLoadAssignment` (the EDS resource; also a cluster's inline `load_assignment`). `priorities[p]` lists the localities at priority p (0 = highest);
  * a priority with no localities is an empty array (gaps allowed, as Envoy).
  */
-export interface ClusterLoadAssignmentConfig {
+export interface EndpointConfig {
   readonly clusterName: string;
   readonly priorities: readonly (readonly LocalityEndpointsConfig[])[];
   readonly policy: {
@@ -68,5 +68,8 @@ export interface ClusterLoadAssignmentConfig {
     readonly dropOverloads: readonly DropOverloadConfig[];
   };
 }
+
+/** The same type under its proto name. */
+export type ClusterLoadAssignmentConfig = EndpointConfig;
 
 export const DEFAULT_OVERPROVISIONING_FACTOR = 140;
