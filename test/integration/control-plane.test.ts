@@ -2,6 +2,7 @@
 // removal, test hooks (never answer, stale nonces, raw pushes), restart on the same port, and resource files.
 
 import * as assert from 'node:assert/strict';
+import * as childProcess from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -89,6 +90,7 @@ describe('reference control plane', () => {
   let cp: ControlPlaneServer;
   const clients: grpc.Client[] = [];
   const streams: Array<RawStream<unknown, unknown>> = [];
+  const children: childProcess.ChildProcess[] = [];
 
   function client(): grpc.Client {
     const c = new AdsClient(cp.address, grpc.credentials.createInsecure());
@@ -124,6 +126,7 @@ describe('reference control plane', () => {
   afterEach(async () => {
     for (const s of streams.splice(0)) s.close();
     for (const c of clients.splice(0)) c.close();
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
     await cp.stop();
   });
 
@@ -229,11 +232,23 @@ describe('reference control plane', () => {
       assert.deepEqual(names(await explicit.next()), ['a', 'b', 'c', 'd']);
     });
 
-    it('always answers a first request (empty nonce), even when its version is current, and answers a client lacking the current version', async () => {
+    it('always answers a first request (empty nonce), even at the current version, and answers an ACK that lacks the current version', async () => {
       const s = sotw();
-      s.send({ node: NODE, type_url: TYPE_URLS.cds, version_info: cp.version(TYPE_URLS.cds) });
-      const response = await s.next();
-      assert.equal(response.version_info, cp.version(TYPE_URLS.cds));
+      s.send({ node: NODE, type_url: TYPE_URLS.eds, resource_names: ['a'], version_info: cp.version(TYPE_URLS.eds) });
+      const r1 = await s.next();
+      assert.equal(r1.version_info, cp.version(TYPE_URLS.eds));
+      // A change to another name bumps the EDS version without a push to this stream...
+      cp.upsertResource(TYPE_URLS.eds, clusterLoadAssignment('z', [LOCAL]));
+      assert.equal(s.pending, 0);
+      // ...so the ACK of the older version is answered with the current one.
+      s.send({ type_url: TYPE_URLS.eds, resource_names: ['a'], version_info: r1.version_info, response_nonce: r1.nonce });
+      const r2 = await s.next();
+      assert.equal(r2.version_info, cp.version(TYPE_URLS.eds));
+      assert.deepEqual(names(r2), ['a']);
+      const mark = cp.requests.length;
+      s.send({ type_url: TYPE_URLS.eds, resource_names: ['a'], version_info: r2.version_info, response_nonce: r2.nonce });
+      const ack = await recorded(mark);
+      assert.equal(responsesOn(ack.streamId), 2, 'an ACK of the current version is not answered');
     });
 
     it('does not answer types that were never set', async () => {
@@ -474,6 +489,58 @@ describe('reference control plane', () => {
         assert.equal(cp.version(TYPE_URLS.cds), cdsVersion, 'an invalid file changes nothing');
         assert.throws(() => cp.loadFile(path.join(dir, 'absent.yaml')), ResourceFileError);
       } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('CLI: serves a file on the given port, logs ACKs, reloads the file on change and keeps serving on a bad edit', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlet-cp-cli-'));
+      const file = path.join(dir, 'resources.yaml');
+      fs.writeFileSync(file, yamlResources('5s'));
+      const child = childProcess.spawn(process.execPath, [path.resolve(__dirname, '../../examples/control-plane/main.js'), file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      let output = '';
+      const lines: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk;
+        for (const waiter of [...lines]) {
+          const match = output.match(waiter.pattern);
+          if (match !== null) {
+            lines.splice(lines.indexOf(waiter), 1);
+            waiter.resolve(match);
+          }
+        }
+      });
+      const logged = (pattern: RegExp): Promise<RegExpMatchArray> =>
+        new Promise((resolve) => {
+          const match = output.match(pattern);
+          if (match !== null) resolve(match);
+          else lines.push({ pattern, resolve });
+        });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      try {
+        const [, address] = await logged(/over ADS on (127\.0\.0\.1:\d+)/);
+        const c = new AdsClient(address!, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+          StreamAggregatedResources(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>;
+        };
+        clients.push(c);
+        const s = new RawStream(c.StreamAggregatedResources());
+        streams.push(s as RawStream<unknown, unknown>);
+        s.send({ node: NODE, type_url: TYPE_URLS.cds });
+        const first = await s.next();
+        assert.deepEqual(names(first), ['service_a']);
+        s.send({ type_url: TYPE_URLS.cds, version_info: first.version_info, response_nonce: first.nonce });
+        await logged(/Cluster ACK nonce/);
+
+        fs.writeFileSync(file, 'resources: [ { "@type": nope } ]\n');
+        await logged(/still serving the previous resources/);
+        assert.match(output, /resources\[0\]\.@type/);
+        fs.writeFileSync(file, yamlResources('9s'));
+        const pushed = schema.unpackAny<Cluster__Output>((await s.next()).resources[0]!);
+        assert.equal(pushed?.connect_timeout?.seconds, '9');
+      } finally {
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0);
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
