@@ -116,6 +116,8 @@ function loadAssignmentMessage(clusterName: string, endpoints: readonly Endpoint
     endpoints: [
       {
         locality: { region: 'local' },
+        // gRPC ignores localities without a weight; Envoy ignores the weight unless locality-weighted LB is on.
+        load_balancing_weight: { value: 1 },
         lb_endpoints: endpoints.map((e) => ({ endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } } })),
       },
     ],
