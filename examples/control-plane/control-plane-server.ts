@@ -51,7 +51,7 @@ export interface RecordedRequest {
   typeUrl: string;
   /** NACK: error_detail set. ACK: no error_detail and response_nonce is the latest sent for the type on the stream. */
   kind: 'ACK' | 'NACK' | 'REQUEST';
-  /** response_nonce is set but is not the latest nonce sent for the type on this stream. */
+  /** response_nonce is set, the stream has sent this type before, and the nonce is not the latest one it sent. */
   stale: boolean;
   versionInfo: string;
   responseNonce: string;
@@ -466,8 +466,9 @@ export class ControlPlaneServer {
     const nonce = request.response_nonce;
     const answered = nonce === '' ? undefined : sub.sent.find((s) => s.nonce === nonce);
     const latest = sub.sent.at(-1)?.nonce;
-    const stale = nonce !== '' && nonce !== latest;
-    const kind = request.error_detail !== null ? 'NACK' : nonce !== '' && !stale ? 'ACK' : 'REQUEST';
+    // Like istiod, a nonce on a stream that never sent this type (a reconnect replaying an old nonce) is not stale.
+    const stale = nonce !== '' && latest !== undefined && nonce !== latest;
+    const kind = request.error_detail !== null ? 'NACK' : nonce !== '' && nonce === latest ? 'ACK' : 'REQUEST';
     this.record({
       ...recordBase(stream, typeUrl, kind, stale, request.response_nonce, request.error_detail, request.node),
       versionInfo: request.version_info,
@@ -514,8 +515,9 @@ export class ControlPlaneServer {
       stream.types.set(typeUrl, sub);
     }
     const nonce = request.response_nonce;
-    const stale = nonce !== '' && nonce !== sub.sent.at(-1)?.nonce;
-    const kind = request.error_detail !== null ? 'NACK' : nonce !== '' && !stale ? 'ACK' : 'REQUEST';
+    const latest = sub.sent.at(-1)?.nonce;
+    const stale = nonce !== '' && latest !== undefined && nonce !== latest;
+    const kind = request.error_detail !== null ? 'NACK' : nonce !== '' && nonce === latest ? 'ACK' : 'REQUEST';
     this.record({
       ...recordBase(stream, typeUrl, kind, stale, nonce, request.error_detail, request.node),
       versionInfo: '',

@@ -378,6 +378,16 @@ describe('reference control plane', () => {
       assert.ok(r2.nonce !== r1.nonce);
     });
 
+    it('answers a reconnecting client that replays a nonce from its previous stream, like istiod', async () => {
+      const s = sotw();
+      s.send({ node: NODE, type_url: TYPE_URLS.cds, version_info: '1', response_nonce: '12345' });
+      const response = await s.next();
+      assert.deepEqual(names(response), ['a', 'b', 'c']);
+      const request = cp.requests.at(-1);
+      assert.equal(request?.stale, false);
+      assert.equal(request?.kind, 'REQUEST');
+    });
+
     it('resendWithStaleNonce resends the current response with the previous nonce; the reply to it is recorded as stale', async () => {
       const s = sotw();
       s.send({ node: NODE, type_url: TYPE_URLS.cds });
