@@ -299,7 +299,7 @@ export class ControlPlaneServer {
     const state: TypeState = { version: String(++this.versionCounter), resources };
     this.types.set(typeUrl, state);
     this.log(`set ${shortType(typeUrl)} version ${state.version}: [${[...resources.keys()].join(', ')}]`);
-    this.pushType(typeUrl, 'push');
+    this.pushType(typeUrl);
   }
 
   // ---------------------------------------------------------------- requests
@@ -354,7 +354,7 @@ export class ControlPlaneServer {
       return;
     }
     if (!this.silentTypes.delete(typeUrl)) return;
-    this.pushType(typeUrl, 'push');
+    this.pushType(typeUrl);
   }
 
   /**
@@ -372,7 +372,7 @@ export class ControlPlaneServer {
       const older = sub?.sent.at(-2);
       if (sub === undefined || older === undefined) continue;
       if (stream.mode === 'sotw') {
-        const selected = selectSotw(state, sub as SotwSubscription, typeUrl);
+        const selected = selectSotw(state, sub as SotwSubscription);
         this.writeSotw(stream, { version_info: state.version, type_url: typeUrl, nonce: older.nonce, resources: selected.map((r) => r.any) }, selected.map((r) => r.name), 'stale-nonce');
       } else {
         const delta = sub as DeltaSubscription;
@@ -560,7 +560,7 @@ export class ControlPlaneServer {
   }
 
   /** Sends the current store state to every stream subscribed to the type that lacks it. */
-  private pushType(typeUrl: string, cause: 'push'): void {
+  private pushType(typeUrl: string): void {
     const state = this.types.get(typeUrl);
     if (state === undefined || this.silentTypes.has(typeUrl)) return;
     for (const stream of this.streams) {
@@ -568,25 +568,25 @@ export class ControlPlaneServer {
         const sub = stream.types.get(typeUrl);
         if (sub === undefined || !sub.subscribed || (!sub.wildcard && sub.names.size === 0)) continue;
         if (sub.wildcard && WILDCARD_TYPES.has(typeUrl)) {
-          this.sendSotw(stream, typeUrl, state, sub, cause);
+          this.sendSotw(stream, typeUrl, state, sub, 'push');
           continue;
         }
-        const selected = selectSotw(state, sub, typeUrl);
+        const selected = selectSotw(state, sub);
         const unchanged =
           sub.sentResources !== undefined &&
           selected.length === sub.sentResources.size &&
           selected.every((r) => sub.sentResources?.get(r.name) === r.version);
-        if (!unchanged || sub.sentVersion === undefined) this.sendSotw(stream, typeUrl, state, sub, cause);
+        if (!unchanged || sub.sentVersion === undefined) this.sendSotw(stream, typeUrl, state, sub, 'push');
       } else {
         const sub = stream.types.get(typeUrl);
         if (sub === undefined || !sub.started) continue;
-        this.sendDeltaChanges(stream, typeUrl, state, sub, cause, !sub.answered);
+        this.sendDeltaChanges(stream, typeUrl, state, sub, 'push', !sub.answered);
       }
     }
   }
 
   private sendSotw(stream: SotwStream, typeUrl: string, state: TypeState, sub: SotwSubscription, cause: RecordedResponse['cause']): void {
-    const selected = selectSotw(state, sub, typeUrl);
+    const selected = selectSotw(state, sub);
     const nonce = this.nextNonce();
     pushNonce(sub.sent, { nonce, version: state.version });
     sub.sentVersion = state.version;
@@ -673,7 +673,7 @@ function sotwSubscription(stream: SotwStream, typeUrl: string): SotwSubscription
 }
 
 /** The resources a SotW response carries: all of them for a wildcard subscriber, else the requested names that exist. */
-function selectSotw(state: TypeState, sub: SotwSubscription, _typeUrl: string): StoredResource[] {
+function selectSotw(state: TypeState, sub: SotwSubscription): StoredResource[] {
   if (sub.wildcard) return [...state.resources.values()];
   const selected: StoredResource[] = [];
   for (const resource of state.resources.values()) if (sub.names.has(resource.name)) selected.push(resource);
