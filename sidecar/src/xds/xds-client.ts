@@ -554,9 +554,9 @@ export class XdsClient {
     }
     const error = errors.length > 0 ? errors.join('\n') : undefined;
     if (error === undefined) ts.version = response.version_info;
-    this.settle(ts);
+    const settled = this.settle(ts);
     this.ack(ts, response.nonce, response.version_info, error);
-    return changed || deleted;
+    return changed || deleted || settled;
   }
 
   private handleDelta(response: DeltaDiscoveryResponse__Output): boolean {
@@ -596,9 +596,9 @@ export class XdsClient {
     }
     const error = errors.length > 0 ? errors.join('\n') : undefined;
     if (error === undefined) ts.version = response.system_version_info;
-    this.settle(ts);
+    const settled = this.settle(ts);
     this.ack(ts, response.nonce, response.system_version_info, error);
-    return changed;
+    return changed || settled;
   }
 
   private rejectUnknownType(typeUrl: string, nonce: string): void {
@@ -715,11 +715,13 @@ export class XdsClient {
     return wasPending;
   }
 
-  private settle(ts: TypeState): void {
-    if (ts.settled) return;
+  /** Marks a type's first response; returns true the first time (the snapshot may now be complete). */
+  private settle(ts: TypeState): boolean {
+    if (ts.settled) return false;
     ts.settled = true;
     ts.fetchTimer?.cancel();
     ts.fetchTimer = undefined;
+    return true;
   }
 
   // ---- subscriptions, timers, assembly ----
