@@ -439,6 +439,7 @@ export class ControlPlaneServer {
 
   private track(stream: SotwStream | DeltaStream): void {
     if (this.stopped) {
+      stream.open = false;
       stream.call.destroy();
       return;
     }
