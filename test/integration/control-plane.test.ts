@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ProtoSchema } from '../../sidecar/src/xds/proto-schema';
 import { ResourceFileError } from '../../examples/control-plane/control-plane-server';
+import { parseResourceFile } from '../../examples/control-plane/resource-file';
 import {
   clusterLoadAssignment,
   edsCluster,
@@ -553,6 +554,38 @@ describe('reference control plane', () => {
         assert.equal(await exited, 0);
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('parses JSON resource files (camelCase, a single object for the list) and reports every error with its path', () => {
+      const good = parseResourceFile(
+        schema,
+        JSON.stringify({
+          versionInfo: 'ignored',
+          resources: { '@type': TYPE_URLS.eds, clusterName: 'svc', endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: 80 } } } }] }] },
+        }),
+      );
+      assert.ok(good.ok);
+      assert.deepEqual(good.value.get(TYPE_URLS.eds)?.map((r) => r.name), ['svc']);
+      assert.deepEqual(good.value.get(TYPE_URLS.cds), []);
+
+      const bad = parseResourceFile(
+        schema,
+        JSON.stringify({
+          extra: 1,
+          resources: [
+            { '@type': TYPE_URLS.cds, name: 'x', type: 'STATIC' },
+            { '@type': TYPE_URLS.cds, name: 'x' },
+            { '@type': TYPE_URLS.lds },
+            'not an object',
+            { '@type': TYPE_URLS.rds, name: 'r', no_such_field: true },
+          ],
+        }),
+      );
+      assert.equal(bad.ok, false);
+      const paths = bad.ok ? [] : bad.errors.map((e) => e.path);
+      assert.deepEqual(paths.slice(0, 4), ['extra', 'resources[1].name', 'resources[2].name', 'resources[3]']);
+      assert.ok(paths[4]?.startsWith('resources[4]'), paths.join(', '));
+      assert.equal(parseResourceFile(schema, 'resources: [ {').ok, false);
     });
 
     it('loads the sample examples/control-plane/resources.yaml', () => {
