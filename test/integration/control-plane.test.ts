@@ -325,6 +325,14 @@ describe('reference control plane', () => {
       assert.deepEqual(request?.subscribe, ['*']);
     });
 
+    it('resends a resource unsubscribed by name that the wildcard still covers', async () => {
+      const s = delta();
+      s.send({ node: NODE, type_url: TYPE_URLS.cds, resource_names_subscribe: ['*', 'a'] });
+      assert.deepEqual((await s.next()).resources.map((r) => r.name), ['a', 'b', 'c']);
+      s.send({ type_url: TYPE_URLS.cds, resource_names_unsubscribe: ['a'] });
+      assert.deepEqual((await s.next()).resources.map((r) => r.name), ['a']);
+    });
+
     it('answers a first request with nothing new with an empty response, and applies subscriptions carried by a stale nonce', async () => {
       const s = delta();
       s.send({ node: NODE, type_url: TYPE_URLS.eds, resource_names_subscribe: ['nothing-here'] });
