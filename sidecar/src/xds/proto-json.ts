@@ -1,7 +1,7 @@
 // Envoy YAML/JSON (proto3 JSON mapping, with Envoy's lenient forms) -> the proto-loader object shape (`Foo__Output`).
 
 import * as protobuf from 'protobufjs';
-import { ErrorCollector, type Validation } from '../core/validation';
+import { ErrorCollector, invalid, valid, type FieldError, type Validation } from '../core/validation';
 import { TYPE_URL_PREFIX, typeNameOf, type ProtoSchema } from './proto-schema';
 
 /**
@@ -18,20 +18,28 @@ import { TYPE_URL_PREFIX, typeNameOf, type ProtoSchema } from './proto-schema';
  * Never throws. Cost: one walk plus one encode/decode of the message.
  */
 export function messageFromJson<T>(schema: ProtoSchema, typeName: string, json: unknown): Validation<T> {
+  const { value, errors } = messageFromJsonPartial<T>(schema, typeName, json);
+  return errors.length > 0 || value === undefined ? invalid(errors) : valid(value);
+}
+
+/**
+ * Like `messageFromJson`, but also returns the best-effort message when there are errors: the fields that did
+ * not convert are left unset. Lets a caller keep checking the rest (and report every problem at once).
+ * `value` is undefined only when the type is unknown or the message cannot be encoded.
+ */
+export function messageFromJsonPartial<T>(schema: ProtoSchema, typeName: string, json: unknown): { readonly value: T | undefined; readonly errors: readonly FieldError[] } {
   const ec = ErrorCollector.root();
   const type = schema.findType(typeName);
   if (type === undefined) {
     ec.add(`proto type ${typeName} is not available`);
-    return ec.result(undefined as T);
+    return { value: undefined, errors: ec.errors };
   }
-  const converter = new JsonConverter(schema);
-  const object = converter.message(type, json, ec);
-  if (ec.hasErrors) return ec.result(undefined as T);
+  const object = new JsonConverter(schema).message(type, json, ec);
   try {
-    return ec.result(schema.decode<T>(typeName, schema.encode(typeName, object)));
+    return { value: schema.decode<T>(typeName, schema.encode(typeName, object)), errors: ec.errors };
   } catch (error) {
     ec.add(`cannot encode ${typeName}: ${error instanceof Error ? error.message : String(error)}`);
-    return ec.result(undefined as T);
+    return { value: undefined, errors: ec.errors };
   }
 }
 
