@@ -1,9 +1,9 @@
 // Test doubles for the ADS client: a fake clock, a fake ADS transport and small resource types over real protos.
 
-import type { Clock, TimerHandle } from '../../../sidecar/src/core/clock';
-import { ErrorCollector } from '../../../sidecar/src/core/validation';
-import type { AdsCall, AdsCallHandlers, AdsTransport } from '../../../sidecar/src/xds/ads-stream';
-import { ProtoSchema } from '../../../sidecar/src/xds/proto-schema';
+import type { Clock, TimerHandle } from '../../sidecar/src/core/clock';
+import { ErrorCollector } from '../../sidecar/src/core/validation';
+import type { AdsCall, AdsCallHandlers, AdsTransport } from '../../sidecar/src/xds/ads-stream';
+import { ProtoSchema } from '../../sidecar/src/xds/proto-schema';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,
@@ -11,11 +11,11 @@ import {
   ROUTE_CONFIGURATION_TYPE_URL,
   type DecodeContext,
   type XdsResourceType,
-} from '../../../sidecar/src/xds/resources/resource-type';
-import type { DeltaDiscoveryRequest } from '../../../xds-protos/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
-import type { DeltaDiscoveryResponse__Output } from '../../../xds-protos/generated/envoy/service/discovery/v3/DeltaDiscoveryResponse';
-import type { DiscoveryRequest } from '../../../xds-protos/generated/envoy/service/discovery/v3/DiscoveryRequest';
-import type { DiscoveryResponse__Output } from '../../../xds-protos/generated/envoy/service/discovery/v3/DiscoveryResponse';
+} from '../../sidecar/src/xds/resources/resource-type';
+import type { DeltaDiscoveryRequest } from '../../xds-protos/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
+import type { DeltaDiscoveryResponse__Output } from '../../xds-protos/generated/envoy/service/discovery/v3/DeltaDiscoveryResponse';
+import type { DiscoveryRequest } from '../../xds-protos/generated/envoy/service/discovery/v3/DiscoveryRequest';
+import type { DiscoveryResponse__Output } from '../../xds-protos/generated/envoy/service/discovery/v3/DiscoveryResponse';
 
 /** Timers run only when the test advances time. */
 export class FakeClock implements Clock {
@@ -134,6 +134,8 @@ export interface TestCluster { readonly name: string; readonly eds?: string; rea
 export interface TestRoute { readonly name: string; readonly cluster: string }
 export interface TestEndpoints { readonly name: string; readonly addresses: readonly string[] }
 
+const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
 const PROTO = {
   lds: 'envoy.config.listener.v3.Listener',
   rds: 'envoy.config.route.v3.RouteConfiguration',
@@ -141,17 +143,26 @@ const PROTO = {
   eds: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
 } as const;
 
-/** Listener: its filter chain names stand for the RDS names it needs. */
+/** Listener: needs the RDS names of its HTTP connection managers, and (for short unit tests) its filter chain names. */
 export const testListenerType: XdsResourceType<TestListener> = {
   typeUrl: LISTENER_TYPE_URL,
   protoName: PROTO.lds,
   shortName: 'LDS',
   allResourcesRequiredInSotW: true,
-  decode(_ctx, message) {
-    const m = message as { name: string; filter_chains: Array<{ name: string }> };
+  decode(ctx, message) {
+    const m = message as { name: string; filter_chains: Array<{ name: string; filters: Array<{ typed_config: Packed | null }> }> };
     const errors = ErrorCollector.root();
     if (m.name === '') errors.add('must not be empty', 'name');
-    return { name: m.name, result: errors.result({ name: m.name, routes: m.filter_chains.map((c) => c.name) }) };
+    const routes: string[] = [];
+    for (const chain of m.filter_chains) {
+      if (chain.name !== '') routes.push(chain.name);
+      for (const filter of chain.filters) {
+        if (filter.typed_config?.type_url !== HCM_TYPE_URL) continue;
+        const hcm = ctx.schema.unpackAny<{ rds: { route_config_name: string } | null }>(filter.typed_config);
+        if (hcm?.rds != null) routes.push(hcm.rds.route_config_name);
+      }
+    }
+    return { name: m.name, result: errors.result({ name: m.name, routes }) };
   },
   dependencies: (value) => (value.routes.length > 0 ? [{ typeUrl: ROUTE_CONFIGURATION_TYPE_URL, names: value.routes }] : []),
 };

@@ -25,6 +25,7 @@ export const DEFAULT_DOES_NOT_EXIST_TIMEOUT_MS = 15_000;
 /** google.rpc.Code INVALID_ARGUMENT, the NACK `error_detail.code`. */
 const NACK_CODE = 3;
 const USER_AGENT_NAME = 'meshlet';
+const MAX_SEEN_NONCES = 32;
 
 export type ResourceStatusKind = 'REQUESTED' | 'ACKED' | 'NACKED' | 'DOES_NOT_EXIST';
 
@@ -143,6 +144,8 @@ interface TypeState {
   readonly entries: Map<string, Entry>;
   version: string;
   nonce: string;
+  /** Recent nonces received on the current stream, to recognise a resend with an old nonce. */
+  seenNonces: string[];
   lastAck: AckRecord | undefined;
   lastNack: NackRecord | undefined;
   /** Wildcard types: first response arrived or the initial fetch timed out. */
@@ -235,6 +238,7 @@ export class XdsClient {
         entries: new Map(),
         version: '',
         nonce: '',
+        seenNonces: [],
         lastAck: undefined,
         lastNack: undefined,
         settled: false,
@@ -366,6 +370,7 @@ export class XdsClient {
     this.state = 'CONNECTING';
     for (const ts of this.types.values()) {
       ts.nonce = '';
+      ts.seenNonces = [];
       ts.sent = undefined;
     }
     const onClose = (status: AdsCallStatus): void => {
@@ -539,7 +544,7 @@ export class XdsClient {
       this.rejectUnknownType(response.type_url, response.nonce);
       return false;
     }
-    ts.nonce = response.nonce;
+    if (this.isStaleNonce(ts, response.nonce)) return false;
     const incoming = response.resources.map((any, index): Incoming => ({ index, any, version: response.version_info }));
     const { changed, errors, seen, complete } = this.applyResources(ts, incoming);
     let deleted = false;
@@ -569,7 +574,7 @@ export class XdsClient {
       this.rejectUnknownType(response.type_url, response.nonce);
       return false;
     }
-    ts.nonce = response.nonce;
+    if (this.isStaleNonce(ts, response.nonce)) return false;
     const incoming: Incoming[] = [];
     response.resources.forEach((resource, index) => {
       // A Resource without a body is a TTL heartbeat; nothing to apply.
@@ -599,6 +604,23 @@ export class XdsClient {
     const settled = this.settle(ts);
     this.ack(ts, response.nonce, response.system_version_info, error);
     return changed || settled;
+  }
+
+  /**
+   * A response carrying a nonce this stream already received for the type is a resend of an older response: its
+   * content is not newer than what we have, and replying with its nonce would be a stale request the server
+   * ignores (istiod drops those with their subscription changes). Skip it and keep replying with the latest nonce.
+   * Otherwise records the nonce as the type's latest.
+   */
+  private isStaleNonce(ts: TypeState, nonce: string): boolean {
+    if (nonce !== '' && ts.seenNonces.includes(nonce)) {
+      this.logger?.info({ typeUrl: ts.type.typeUrl, nonce, latest: ts.nonce }, 'xDS response with an already-seen nonce ignored');
+      return true;
+    }
+    ts.nonce = nonce;
+    ts.seenNonces.push(nonce);
+    if (ts.seenNonces.length > MAX_SEEN_NONCES) ts.seenNonces.shift();
+    return false;
   }
 
   private rejectUnknownType(typeUrl: string, nonce: string): void {

@@ -7,7 +7,7 @@ import {
   ROUTE_CONFIGURATION_TYPE_URL as RDS,
 } from '../../../sidecar/src/xds/resources/resource-type';
 import { SnapshotAssembler, type DynamicResourceView, type Resolution, type StaticResources } from '../../../sidecar/src/xds/snapshot-assembler';
-import { FakeClock, TEST_TYPES, type TestCluster, type TestListener } from './ads-fakes';
+import { FakeClock, TEST_TYPES, type TestCluster, type TestListener } from '../../support/ads-fakes';
 
 /** A hand-filled cache: values per type, explicit resolutions, settled wildcard types. */
 function view(values: Record<string, Record<string, unknown>>, absent: string[] = [], unsettled: string[] = []): DynamicResourceView {

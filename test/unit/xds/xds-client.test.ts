@@ -10,7 +10,7 @@ import type { StaticResources } from '../../../sidecar/src/xds/snapshot-assemble
 import { XdsClient, type XdsClientOptions } from '../../../sidecar/src/xds/xds-client';
 import type { DeltaDiscoveryRequest } from '../../../xds-protos/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import type { DiscoveryRequest } from '../../../xds-protos/generated/envoy/service/discovery/v3/DiscoveryRequest';
-import { build, deltaResponse, FakeClock, FakeTransport, sotwResponse, TEST_TYPES, testDecodeContext, type TestCluster } from './ads-fakes';
+import { build, deltaResponse, FakeClock, FakeTransport, sotwResponse, TEST_TYPES, testDecodeContext, type TestCluster } from '../../support/ads-fakes';
 
 function setup(overrides: Partial<XdsClientOptions> = {}) {
   const clock = new FakeClock();
