@@ -341,6 +341,35 @@ describe('XdsClient (SotW, fake transport)', () => {
     env.client.stop();
   });
 
+  it('ignores a resend carrying an already-seen nonce and keeps replying with the latest nonce', () => {
+    const env = setup();
+    const { transport } = env;
+    bootSotw(env);
+    transport.sotw.respond(sotwResponse(EDS, 'e2', 'n-e2', [build.endpoints('c1', '10.0.0.2:80')]));
+    const count = transport.sotw.requests.length;
+    transport.sotw.respond(sotwResponse(EDS, 'e1', 'n-e1', [build.endpoints('c1', '10.0.0.1:80')]));
+    assert.equal(transport.sotw.requests.length, count, 'no reply with the stale nonce');
+    assert.deepEqual((current(env).endpoints.get('c1') as unknown as { addresses: string[] }).addresses, ['10.0.0.2:80'], 'older content not applied');
+    transport.sotw.respond(sotwResponse(CDS, 'c2', 'n-c2', [build.edsCluster('c1'), build.edsCluster('c9')]));
+    const req = last(sotwRequests(transport, EDS));
+    assert.deepEqual(req.resource_names, ['c1', 'c9']);
+    assert.equal(req.response_nonce, 'n-e2');
+    assert.equal(req.version_info, 'e2');
+    env.client.stop();
+  });
+
+  it('NACKs a response of a type it does not handle', () => {
+    const env = setup({ resourceTypes: TEST_TYPES.filter((t) => t.typeUrl !== RDS) });
+    const { transport } = env;
+    env.client.start();
+    transport.sotw.respond(sotwResponse(RDS, 'r1', 'n-r1', [build.route('r1')]));
+    const nack = last(transport.sotw.requests);
+    assert.equal(nack.type_url, RDS);
+    assert.equal(nack.response_nonce, 'n-r1');
+    assert.match(nack.error_detail?.message ?? '', /does not handle/);
+    env.client.stop();
+  });
+
   it('includes static resources always, subscribes to their dependencies, and never deletes them on SotW', () => {
     const staticResources: StaticResources = {
       clusters: new Map<string, unknown>([
