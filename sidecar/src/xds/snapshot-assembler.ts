@@ -19,8 +19,10 @@ export type Resolution = 'value' | 'absent' | 'pending';
 export interface DynamicResourceView {
   /** Type URLs subscribed as wildcard (LDS, CDS): all their resources are roots of the snapshot. */
   readonly wildcardTypeUrls: readonly string[];
-  /** The last good value of each resource of a type, by name. */
+  /** The last good value of each resource of a type, by name (read for wildcard types, once per assembly). */
   values(typeUrl: string): ReadonlyMap<string, unknown>;
+  /** The last good value of one resource, or undefined. */
+  value(typeUrl: string, name: string): unknown;
   /**
    * A named resource's state: `value`; `absent` once it does not exist, was rejected without a last good value,
    * or its initial fetch timed out; else `pending` (blocks publication).
@@ -53,6 +55,7 @@ const CONTENT_KEY: Readonly<Record<XdsResourceType<unknown>['shortName'], Conten
 const NO_DYNAMIC_RESOURCES: DynamicResourceView = {
   wildcardTypeUrls: [],
   values: () => new Map(),
+  value: () => undefined,
   resolution: () => 'absent',
   typeSettled: () => true,
 };
@@ -144,7 +147,7 @@ export class SnapshotAssembler {
           }
           const resolution = view.resolution(depType.typeUrl, name);
           if (resolution === 'value') {
-            const value = view.values(depType.typeUrl).get(name);
+            const value = view.value(depType.typeUrl, name);
             if (value !== undefined) add(depType, name, value);
           } else if (resolution === 'pending') {
             missing.push(`${depType.shortName} '${name}'`);

@@ -261,6 +261,10 @@ export class XdsClient {
     this.view = {
       wildcardTypeUrls: this.wildcardTypeUrls.filter((url) => this.types.has(url)),
       values: (typeUrl) => this.values(typeUrl),
+      value: (typeUrl, name) => {
+        const entry = this.types.get(typeUrl)?.entries.get(name);
+        return entry?.hasValue === true ? entry.value : undefined;
+      },
       resolution: (typeUrl, name) => this.resolution(typeUrl, name),
       typeSettled: (typeUrl) => this.types.get(typeUrl)?.settled ?? true,
     };

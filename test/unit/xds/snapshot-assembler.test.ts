@@ -14,6 +14,7 @@ function view(values: Record<string, Record<string, unknown>>, absent: string[] 
   return {
     wildcardTypeUrls: [LDS, CDS],
     values: (typeUrl) => new Map(Object.entries(values[typeUrl] ?? {})),
+    value: (typeUrl, name) => values[typeUrl]?.[name],
     resolution: (typeUrl, name): Resolution => (values[typeUrl]?.[name] !== undefined ? 'value' : absent.includes(`${typeUrl}/${name}`) ? 'absent' : 'pending'),
     typeSettled: (typeUrl) => !unsettled.includes(typeUrl),
   };
