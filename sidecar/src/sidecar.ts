@@ -1,0 +1,146 @@
+// The composition root: wires bootstrap -> xDS client -> snapshot store -> admin server. The one file that
+// imports from every folder; nothing imports it but main.ts and tests.
+
+import type { BootstrapConfig } from './config/bootstrap-config';
+import type { ClusterConfig } from './config/cluster-config';
+import type { ListenerConfig } from './config/listener-config';
+import { SnapshotStore } from './config/snapshot-store';
+import type { ConfigSnapshot } from './config/config-snapshot';
+import { AdminServer } from './admin/admin-server';
+import { silentLogger, type Logger } from './observability/logger';
+import type { BackoffOptions } from './core/backoff';
+import { buildConfigDump } from './xds/config-dump';
+import { nodeMessage } from './xds/node-message';
+import { ProtoSchema } from './xds/proto-schema';
+import { SnapshotAssembler, type StaticResources } from './xds/snapshot-assembler';
+import { XdsClient } from './xds/xds-client';
+import { clusterLoadAssignmentResource } from './xds/resources/cluster-load-assignment-resource';
+import { clusterResource } from './xds/resources/cluster-resource';
+import { listenerResource } from './xds/resources/listener-resource';
+import { routeConfigurationResource } from './xds/resources/route-configuration-resource';
+import type { DecodeContext, XdsResourceType } from './xds/resources/resource-type';
+
+/** LDS, RDS, CDS, EDS: the resource types meshlet subscribes to. */
+const RESOURCE_TYPES: readonly XdsResourceType<unknown>[] = [
+  listenerResource,
+  routeConfigurationResource,
+  clusterResource,
+  clusterLoadAssignmentResource,
+] as readonly XdsResourceType<unknown>[];
+
+export interface SidecarOptions {
+  readonly logger?: Logger;
+  /** Reconnect backoff for the ADS stream (tests shorten it). */
+  readonly xdsBackoff?: BackoffOptions;
+  /** Extra grpc-js channel options for the ADS channel (tests shorten grpc's own reconnect backoff). */
+  readonly xdsChannelOptions?: Readonly<Record<string, number | string>>;
+}
+
+/** A running sidecar. `stop()` closes the admin server and the xDS stream; the process may then exit. */
+export interface Sidecar {
+  readonly bootstrap: BootstrapConfig;
+  /** Complete config snapshots; `store.current` is what the data plane reads once per request. */
+  readonly store: SnapshotStore;
+  /** undefined when running from static config only. */
+  readonly xdsClient: XdsClient | undefined;
+  readonly admin: AdminServer;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a sidecar from a validated bootstrap: static resources are published at once when they are complete;
+ * with an xDS server, the ADS client streams LDS/RDS/CDS/EDS and publishes complete snapshots into the store.
+ * The admin server answers /ready (200 once a first complete snapshot exists) and /config_dump.
+ */
+export async function createSidecar(bootstrap: BootstrapConfig, options: SidecarOptions = {}): Promise<Sidecar> {
+  const logger = options.logger ?? silentLogger();
+  const schema = ProtoSchema.get();
+  const ignoredOnce = new Set<string>();
+  const decodeContext: DecodeContext = {
+    schema,
+    adsClusterNames: new Set(bootstrap.xds?.clusterNames ?? []),
+    onIgnored: (typeUrl, where) => {
+      if (ignoredOnce.has(typeUrl)) return;
+      ignoredOnce.add(typeUrl);
+      logger.info({ typeUrl, where }, 'ignoring filter meshlet does not implement (telemetry-like, safe to skip)');
+    },
+  };
+  const store = new SnapshotStore();
+  const staticResources: StaticResources = {
+    listeners: new Map<string, ListenerConfig>(bootstrap.staticResources.listeners.map((l) => [l.name, l])),
+    clusters: new Map<string, ClusterConfig>(bootstrap.staticResources.clusters.map((c) => [c.name, c])),
+  };
+  for (const warning of bootstrap.warnings) logger.warn({ path: warning.path }, warning.message);
+
+  store.subscribe((snapshot: ConfigSnapshot) => {
+    logger.info(
+      {
+        version: snapshot.version,
+        listeners: snapshot.listeners.size,
+        routes: snapshot.routes.size,
+        clusters: snapshot.clusters.size,
+        endpoints: snapshot.endpoints.size,
+      },
+      'config snapshot applied',
+    );
+  });
+
+  let xdsClient: XdsClient | undefined;
+  const xds = bootstrap.xds;
+  if (xds === null) {
+    new SnapshotAssembler({ store, resourceTypes: RESOURCE_TYPES, staticResources, logger }).assemble();
+  } else {
+    const wildcardTypeUrls: string[] = [];
+    if (xds.dynamicListeners) wildcardTypeUrls.push(listenerResource.typeUrl);
+    if (xds.dynamicClusters) wildcardTypeUrls.push(clusterResource.typeUrl);
+    xdsClient = new XdsClient({
+      server: `${xds.address.host.includes(':') ? `[${xds.address.host}]` : xds.address.host}:${xds.address.port}`,
+      node: nodeMessage(bootstrap.node),
+      delta: xds.apiType === 'DELTA',
+      resourceTypes: RESOURCE_TYPES,
+      wildcardTypeUrls,
+      decodeContext,
+      initialFetchTimeoutsMs: {
+        [listenerResource.typeUrl]: xds.ldsInitialFetchTimeoutMs,
+        [clusterResource.typeUrl]: xds.cdsInitialFetchTimeoutMs,
+      },
+      staticResources,
+      store,
+      logger: logger.child({ component: 'xds' }),
+      ...(options.xdsBackoff !== undefined ? { backoff: options.xdsBackoff } : {}),
+      ...(options.xdsChannelOptions !== undefined ? { channelOptions: options.xdsChannelOptions } : {}),
+      userAgentVersion: bootstrap.node.userAgentVersion,
+    });
+  }
+
+  let admin: AdminServer;
+  try {
+    admin = await AdminServer.start({
+      host: bootstrap.admin.host,
+      port: bootstrap.admin.port,
+      sources: {
+        isReady: () => store.current !== undefined,
+        configDump: () => buildConfigDump(bootstrap, xdsClient, store.current),
+      },
+    });
+  } catch (error) {
+    xdsClient?.stop();
+    throw new Error(`admin server cannot listen on ${bootstrap.admin.host}:${bootstrap.admin.port}: ${(error as Error).message}`);
+  }
+  logger.info({ admin: admin.address, xds: xds === null ? null : `${xds.address.host}:${xds.address.port}`, node: bootstrap.node.id }, 'meshlet started');
+  xdsClient?.start();
+
+  let stopped = false;
+  return {
+    bootstrap,
+    store,
+    xdsClient,
+    admin,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      xdsClient?.stop();
+      await admin.stop();
+    },
+  };
+}
