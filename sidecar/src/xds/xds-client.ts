@@ -426,8 +426,12 @@ export class XdsClient {
 
   private onChannelReady(ready: boolean): void {
     if (this.stopped) return;
-    if (ready && (this.sotwCall !== undefined || this.deltaCall !== undefined)) this.markStreamUp();
-    else if (!ready && !this.receivedResponse) this.markStreamDown();
+    if (ready && (this.sotwCall !== undefined || this.deltaCall !== undefined)) {
+      this.markStreamUp();
+    } else if (!ready && !this.receivedResponse) {
+      this.markStreamDown();
+      if (this.state === 'CONNECTED') this.state = 'CONNECTING';
+    }
   }
 
   private markStreamUp(): void {
