@@ -1,0 +1,44 @@
+// `meshlet run`: load the bootstrap (file, env vars, flags), list every problem or start the sidecar.
+
+import { Command } from 'commander';
+import { BOOTSTRAP_ENV, type BootstrapFlags } from '../config/bootstrap-config';
+import { EXIT_BAD_INPUT, printProblems, printWarnings, type CommandContext } from './command-context';
+
+interface RunOptions {
+  readonly bootstrap?: string;
+  readonly xds?: string;
+  readonly nodeId?: string;
+  readonly nodeCluster?: string;
+  readonly admin?: string;
+  readonly xdsDelta?: boolean;
+}
+
+export function runCommand(context: CommandContext): Command {
+  return new Command('run')
+    .description('run the sidecar from an Envoy v3 bootstrap file and/or flags (flags beat env vars, which beat the file)')
+    .option('-b, --bootstrap <file>', 'Envoy v3 bootstrap, YAML or JSON (not needed with --xds and --node-id)')
+    .option('--xds <host:port>', `ADS server address (env ${BOOTSTRAP_ENV.xdsAddress})`)
+    .option('--node-id <id>', `node.id sent to the xDS server (env ${BOOTSTRAP_ENV.nodeId})`)
+    .option('--node-cluster <name>', `node.cluster sent to the xDS server (env ${BOOTSTRAP_ENV.nodeCluster})`)
+    .option('--admin <host:port>', `admin server address, default 127.0.0.1:15000 (env ${BOOTSTRAP_ENV.adminAddress})`)
+    .option('--xds-delta', `use delta xDS, DeltaAggregatedResources (env ${BOOTSTRAP_ENV.xdsDelta}=1)`)
+    .action(async (options: RunOptions) => {
+      // Env vars are applied by the loader, so `run` and `validate` see the same precedence.
+      const flags: { -readonly [K in keyof BootstrapFlags]: BootstrapFlags[K] } = {};
+      if (options.bootstrap !== undefined) flags.bootstrapPath = options.bootstrap;
+      if (options.xds !== undefined) flags.xdsAddress = options.xds;
+      if (options.nodeId !== undefined) flags.nodeId = options.nodeId;
+      if (options.nodeCluster !== undefined) flags.nodeCluster = options.nodeCluster;
+      if (options.admin !== undefined) flags.adminAddress = options.admin;
+      if (options.xdsDelta === true) flags.xdsDelta = true;
+      const loaded = context.actions.loadBootstrap(flags);
+      if (!loaded.ok) {
+        const what = flags.bootstrapPath === undefined ? 'the configuration' : flags.bootstrapPath;
+        printProblems(context.io, `meshlet: ${what} is invalid (${loaded.errors.length} problem${loaded.errors.length === 1 ? '' : 's'}):`, loaded.errors);
+        context.setExitCode(EXIT_BAD_INPUT);
+        return;
+      }
+      printWarnings(context.io, loaded.value.warnings);
+      context.setExitCode(await context.actions.startSidecar(loaded.value));
+    });
+}

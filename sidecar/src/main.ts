@@ -1,0 +1,69 @@
+// Process entry: argv -> CLI commands; `run` loads the bootstrap, starts the sidecar and stops it on SIGINT/SIGTERM.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runCli } from './cli/cli';
+import { EXIT_FAILURE, EXIT_OK, type CliActions } from './cli/command-context';
+import type { BootstrapConfig } from './config/bootstrap-config';
+import { createLogger } from './observability/logger';
+import { createSidecar } from './sidecar';
+import { loadBootstrap } from './xds/bootstrap-loader';
+import { validateEnvoyFile } from './xds/envoy-file-validator';
+
+/** The version in the root package.json (found by walking up from this file, in src/ or dist/). */
+function packageVersion(): string {
+  let dir = __dirname;
+  for (;;) {
+    const candidate = path.join(dir, 'package.json');
+    try {
+      const pkg = JSON.parse(fs.readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'meshlet' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; keep walking up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return '0.0.0';
+    dir = parent;
+  }
+}
+
+/** Runs the sidecar until SIGINT/SIGTERM, then stops it. Start failures are one log line, never a stack trace. */
+async function startSidecar(bootstrap: BootstrapConfig): Promise<number> {
+  const logger = createLogger();
+  let sidecar;
+  try {
+    sidecar = await createSidecar(bootstrap, { logger });
+  } catch (error) {
+    process.stderr.write(`meshlet: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_FAILURE;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  logger.info({ signal }, 'stopping');
+  await sidecar.stop();
+  return EXIT_OK;
+}
+
+async function runDemo(): Promise<number> {
+  process.stderr.write('meshlet: the demo is not available in this build\n');
+  return EXIT_FAILURE;
+}
+
+async function main(): Promise<void> {
+  const version = packageVersion();
+  const actions: CliActions = {
+    version,
+    loadBootstrap: (flags) => loadBootstrap(flags, { version }),
+    validateFile: (file) => validateEnvoyFile(file, { version }),
+    startSidecar,
+    runDemo,
+  };
+  process.exitCode = await runCli(process.argv.slice(2), actions);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`meshlet: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = EXIT_FAILURE;
+});
