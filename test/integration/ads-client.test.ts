@@ -79,7 +79,7 @@ for (const { label, types } of TYPE_SETS) for (const delta of [false, true]) {
         resourceTypes: types,
         decodeContext: testDecodeContext(),
         backoff: { initialMs: 50, maxMs: 200 },
-        channelOptions: { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 200, 'grpc.min_reconnect_backoff_ms': 50 },
+        channelOptions: { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 200 },
         ...overrides,
       });
       client.start();
