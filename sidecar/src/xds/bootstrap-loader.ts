@@ -449,14 +449,14 @@ function apiTypeOf(source: ApiConfigSource__Output, ec: ErrorCollector): XdsApiT
   }
 }
 
-/** An LDS/CDS config source: only the ADS stream; its initial fetch timeout in ms, or undefined when unset. */
+/** An LDS/CDS config source: only the ADS stream; its initial fetch timeout in ms, or undefined when unset or invalid (reported). */
 function readConfigSource(source: ConfigSource__Output | null, adsCluster: string | undefined, ec: ErrorCollector): number | undefined {
   if (source === null) return undefined;
   if (source.resource_api_version === 'V2') ec.add('xDS v2 is not supported; use resource_api_version V3', 'resource_api_version');
   if (source.authorities.length > 0) ec.add('xdstp authorities are not supported', 'authorities');
   const schema = ProtoSchema.get();
   const decoded = decodeConfigSource({ schema, adsClusterNames: new Set(adsCluster === undefined ? [] : [adsCluster]) }, source, ec);
-  return decoded?.initialFetchTimeoutMs ?? DEFAULT_INITIAL_FETCH_TIMEOUT_MS;
+  return decoded?.initialFetchTimeoutMs;
 }
 
 function resolveXds(bootstrap: Bootstrap__Output | undefined, ads: AdsConfig | undefined, overrides: Overrides, ec: ErrorCollector): XdsServerConfig | null {
