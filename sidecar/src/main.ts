@@ -2,6 +2,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runDemo } from '../../examples/demo/demo';
 import { runCli } from './cli/cli';
 import { EXIT_FAILURE, EXIT_OK, type CliActions } from './cli/command-context';
 import type { BootstrapConfig } from './config/bootstrap-config';
@@ -46,11 +47,6 @@ async function startSidecar(bootstrap: BootstrapConfig): Promise<number> {
   return EXIT_OK;
 }
 
-async function runDemo(): Promise<number> {
-  process.stderr.write('meshlet: the demo is not available in this build\n');
-  return EXIT_FAILURE;
-}
-
 async function main(): Promise<void> {
   const version = packageVersion();
   const actions: CliActions = {
@@ -58,7 +54,7 @@ async function main(): Promise<void> {
     loadBootstrap: (flags) => loadBootstrap(flags, { version }),
     validateFile: (file) => validateEnvoyFile(file, { version }),
     startSidecar,
-    runDemo,
+    runDemo: () => runDemo(),
   };
   process.exitCode = await runCli(process.argv.slice(2), actions);
 }
