@@ -34,7 +34,8 @@ interface CompiledType {
   readonly requiredOneofs: readonly protobuf.OneOf[];
 }
 
-const WRAPPER_KINDS: Readonly<Record<string, string>> = {
+/** google.protobuf wrapper message -> the scalar kind it wraps (its PGV rules use that kind's key). */
+export const WRAPPER_KINDS: Readonly<Record<string, string>> = {
   'google.protobuf.DoubleValue': 'double',
   'google.protobuf.FloatValue': 'float',
   'google.protobuf.Int64Value': 'int64',

@@ -1,7 +1,7 @@
 // EDS: ClusterLoadAssignment -> EndpointConfig (priorities of localities of endpoints), also used for inline load_assignment.
 
 import * as net from 'node:net';
-import { ErrorCollector } from '../../core/validation';
+import type { ErrorCollector } from '../../core/validation';
 import {
   DEFAULT_OVERPROVISIONING_FACTOR,
   type DropOverloadConfig,
@@ -10,9 +10,9 @@ import {
   type LbEndpointConfig,
   type LocalityEndpointsConfig,
 } from '../../config/endpoint-config';
-import { protoValidate } from '../proto-validate';
 import { decodeAddress } from './address';
 import { durationMs } from './duration-ms';
+import { decodeResource, stringField } from './decode-resource';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, type DecodeContext, type DecodedResource, type XdsResourceType } from './resource-type';
 import { metadataToJson } from './struct-json';
 import type { ClusterLoadAssignment__Output } from '../../../../xds-protos/generated/envoy/config/endpoint/v3/ClusterLoadAssignment';
@@ -123,18 +123,7 @@ export const clusterLoadAssignmentResource: XdsResourceType<EndpointConfig> = {
   shortName: 'EDS',
   allResourcesRequiredInSotW: false,
   decode(ctx: DecodeContext, message: unknown): DecodedResource<EndpointConfig> {
-    const cla = message as ClusterLoadAssignment__Output;
-    const name = typeof cla?.cluster_name === 'string' ? cla.cluster_name : '';
-    const errors = ErrorCollector.root();
-    try {
-      errors.addAll(protoValidate(ctx.schema.type(PROTO_NAME), cla));
-      const value = decodeLoadAssignment(cla, errors);
-      if (value === null && !errors.hasErrors) errors.add('cluster load assignment could not be decoded');
-      return { name, result: errors.result(value as EndpointConfig) };
-    } catch (err) {
-      errors.add(`internal error decoding cluster load assignment: ${(err as Error).message}`);
-      return { name, result: errors.result(null as unknown as EndpointConfig) };
-    }
+    return decodeResource(ctx, PROTO_NAME, message, stringField(message, 'cluster_name'), 'cluster load assignment', (cla: ClusterLoadAssignment__Output, errors) => decodeLoadAssignment(cla, errors));
   },
   dependencies() {
     return [];

@@ -1,6 +1,6 @@
 // CDS: Cluster -> ClusterConfig (discovery, endpoints, LB policy, outlier detection, breakers, health checks, protocol, TLS).
 
-import { ErrorCollector } from '../../core/validation';
+import type { ErrorCollector } from '../../core/validation';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_DNS_REFRESH_RATE_MS,
@@ -11,7 +11,6 @@ import {
   type TransportSocketMatchConfig,
 } from '../../config/cluster-config';
 import { DEFAULT_BUFFER_LIMIT_BYTES } from '../../config/listener-config';
-import { protoValidate } from '../proto-validate';
 import { decodeCircuitBreakers } from './circuit-breakers';
 import { decodeLoadAssignment } from './cluster-load-assignment-resource';
 import { decodeConfigSource } from './config-source';
@@ -21,6 +20,7 @@ import { decodeHealthCheck } from './health-checks';
 import { decodeClusterLbPolicy } from './lb-policy';
 import { decodeList } from './matchers';
 import { decodeOutlierDetection } from './outlier-detection';
+import { decodeResource, stringField } from './decode-resource';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, type DecodeContext, type DecodedResource, type XdsResourceType } from './resource-type';
 import { metadataToJson, structToJson } from './struct-json';
 import { decodeUpstreamTransportSocket } from './transport-socket';
@@ -145,18 +145,7 @@ export const clusterResource: XdsResourceType<ClusterConfig> = {
   shortName: 'CDS',
   allResourcesRequiredInSotW: true,
   decode(ctx: DecodeContext, message: unknown): DecodedResource<ClusterConfig> {
-    const c = message as Cluster__Output;
-    const name = typeof c?.name === 'string' ? c.name : '';
-    const errors = ErrorCollector.root();
-    try {
-      errors.addAll(protoValidate(ctx.schema.type(PROTO_NAME), c));
-      const value = decodeCluster(ctx, c, errors);
-      if (value === null && !errors.hasErrors) errors.add('cluster could not be decoded');
-      return { name, result: errors.result(value as ClusterConfig) };
-    } catch (err) {
-      errors.add(`internal error decoding cluster: ${(err as Error).message}`);
-      return { name, result: errors.result(null as unknown as ClusterConfig) };
-    }
+    return decodeResource(ctx, PROTO_NAME, message, stringField(message, 'name'), 'cluster', (c: Cluster__Output, errors) => decodeCluster(ctx, c, errors));
   },
   dependencies(value: ClusterConfig) {
     return value.edsServiceName === null ? [] : [{ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, names: [value.edsServiceName] }];

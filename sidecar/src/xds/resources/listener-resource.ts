@@ -1,6 +1,6 @@
 // LDS: Listener -> ListenerConfig (address, listener filters, filter chains with matches, HCM or TCP proxy), all errors collected.
 
-import { ErrorCollector } from '../../core/validation';
+import type { ErrorCollector } from '../../core/validation';
 import {
   DEFAULT_BUFFER_LIMIT_BYTES,
   DEFAULT_LISTENER_FILTERS_TIMEOUT_MS,
@@ -10,12 +10,12 @@ import {
   type ListenerFilterConfig,
   type NetworkConfig,
 } from '../../config/listener-config';
-import { protoValidate } from '../proto-validate';
 import { decodeAddress, decodeCidrRange } from './address';
 import { durationMs, durationMsOr } from './duration-ms';
 import { resolveFilter } from './filter-classifier';
 import { decodeHttpConnectionManager } from './http-connection-manager';
 import { decodeList } from './matchers';
+import { decodeResource, stringField } from './decode-resource';
 import { LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, type DecodeContext, type DecodedResource, type XdsResourceType } from './resource-type';
 import { decodeTcpProxy } from './tcp-proxy';
 import { decodeDownstreamTransportSocket } from './transport-socket';
@@ -191,18 +191,7 @@ export const listenerResource: XdsResourceType<ListenerConfig> = {
   shortName: 'LDS',
   allResourcesRequiredInSotW: true,
   decode(ctx: DecodeContext, message: unknown): DecodedResource<ListenerConfig> {
-    const l = message as Listener__Output;
-    const name = typeof l?.name === 'string' ? l.name : '';
-    const errors = ErrorCollector.root();
-    try {
-      errors.addAll(protoValidate(ctx.schema.type(PROTO_NAME), l));
-      const value = decodeListener(ctx, l, errors);
-      if (value === null && !errors.hasErrors) errors.add('listener could not be decoded');
-      return { name, result: errors.result(value as ListenerConfig) };
-    } catch (err) {
-      errors.add(`internal error decoding listener: ${(err as Error).message}`);
-      return { name, result: errors.result(null as unknown as ListenerConfig) };
-    }
+    return decodeResource(ctx, PROTO_NAME, message, stringField(message, 'name'), 'listener', (l: Listener__Output, errors) => decodeListener(ctx, l, errors));
   },
   dependencies(value: ListenerConfig) {
     const names = rdsNames(value);

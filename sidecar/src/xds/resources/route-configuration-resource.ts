@@ -1,6 +1,6 @@
 // RDS: RouteConfiguration -> RouteConfig (virtual hosts, routes, actions, retries, header mutations), all errors collected.
 
-import { ErrorCollector } from '../../core/validation';
+import type { ErrorCollector } from '../../core/validation';
 import {
   DEFAULT_MAX_DIRECT_RESPONSE_BODY_BYTES,
   DEFAULT_ROUTE_TIMEOUT_MS,
@@ -19,10 +19,10 @@ import {
   type VirtualHostConfig,
   type WeightedClusterEntryConfig,
 } from '../../config/route-config';
-import { protoValidate } from '../proto-validate';
 import { durationMs, durationMsOr } from './duration-ms';
 import { decodeHeaderMutations } from './header-mutations';
 import { decodeHeaderMatcher, decodeList, decodeQueryParameterMatcher, decodeRegex, decodeRegexRewrite } from './matchers';
+import { decodeResource, stringField } from './decode-resource';
 import { ROUTE_CONFIGURATION_TYPE_URL, type DecodeContext, type DecodedResource, type XdsResourceType } from './resource-type';
 import { decodeRetryPolicy } from './retry-policy';
 import { canonicalTypeUrl } from './typed-config';
@@ -344,18 +344,7 @@ export const routeConfigurationResource: XdsResourceType<RouteConfig> = {
   shortName: 'RDS',
   allResourcesRequiredInSotW: false,
   decode(ctx: DecodeContext, message: unknown): DecodedResource<RouteConfig> {
-    const rc = message as RouteConfiguration__Output;
-    const name = typeof rc?.name === 'string' ? rc.name : '';
-    const errors = ErrorCollector.root();
-    try {
-      errors.addAll(protoValidate(ctx.schema.type(PROTO_NAME), rc));
-      const value = decodeRouteConfig(ctx, rc, errors);
-      if (value === null && !errors.hasErrors) errors.add('route configuration could not be decoded');
-      return { name, result: errors.result(value as RouteConfig) };
-    } catch (err) {
-      errors.add(`internal error decoding route configuration: ${(err as Error).message}`);
-      return { name, result: errors.result(null as unknown as RouteConfig) };
-    }
+    return decodeResource(ctx, PROTO_NAME, message, stringField(message, 'name'), 'route configuration', (rc: RouteConfiguration__Output, errors) => decodeRouteConfig(ctx, rc, errors));
   },
   dependencies(): ReadonlyArray<{ readonly typeUrl: string; readonly names: readonly string[] }> {
     return [];

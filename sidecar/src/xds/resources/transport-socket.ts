@@ -126,8 +126,8 @@ function emptyValidation(): CertificateValidationContext__Output {
   } as unknown as CertificateValidationContext__Output;
 }
 
-/** A cluster's transport socket (or one of its transport_socket_matches). `errors` is at the TransportSocket. */
-export function decodeUpstreamTransportSocket(ctx: DecodeContext, ts: TransportSocket__Output, errors: ErrorCollector): UpstreamTransportSocketConfig | null {
+/** Unpacks a transport socket: raw_buffer, the expected TLS context (decoded), or an error. */
+function resolveTransportSocket<Tls>(ctx: DecodeContext, ts: TransportSocket__Output, tlsTypeUrl: string, side: string, errors: ErrorCollector): { readonly kind: 'raw_buffer' } | { readonly kind: 'tls'; readonly tls: Tls } | null {
   const any = ts.typed_config;
   if (any === null || any === undefined) {
     if (RAW_BUFFER_NAMES.has(ts.name)) return { kind: 'raw_buffer' };
@@ -137,34 +137,26 @@ export function decodeUpstreamTransportSocket(ctx: DecodeContext, ts: TransportS
   const unpacked = unpackTypedConfig(ctx, any, errors.at('typed_config'));
   if (unpacked === null) return null;
   if (unpacked.typeUrl === RAW_BUFFER) return { kind: 'raw_buffer' };
-  if (unpacked.typeUrl === UPSTREAM_TLS && unpacked.kind === 'proto') {
-    const tls = unpacked.message as unknown as UpstreamTlsContext__Output;
-    return { kind: 'tls', sni: tls.sni, allowRenegotiation: tls.allow_renegotiation, common: decodeCommonTls(tls.common_tls_context, errors.at('typed_config').at('common_tls_context')) };
-  }
-  errors.add(`unsupported upstream transport socket ${unpacked.typeUrl}`, 'typed_config');
+  if (unpacked.typeUrl === tlsTypeUrl && unpacked.kind === 'proto') return { kind: 'tls', tls: unpacked.message as unknown as Tls };
+  errors.add(`unsupported ${side} transport socket ${unpacked.typeUrl}`, 'typed_config');
   return null;
+}
+
+/** A cluster's transport socket (or one of its transport_socket_matches). `errors` is at the TransportSocket. */
+export function decodeUpstreamTransportSocket(ctx: DecodeContext, ts: TransportSocket__Output, errors: ErrorCollector): UpstreamTransportSocketConfig | null {
+  const r = resolveTransportSocket<UpstreamTlsContext__Output>(ctx, ts, UPSTREAM_TLS, 'upstream', errors);
+  if (r === null || r.kind === 'raw_buffer') return r;
+  return { kind: 'tls', sni: r.tls.sni, allowRenegotiation: r.tls.allow_renegotiation, common: decodeCommonTls(r.tls.common_tls_context, errors.at('typed_config').at('common_tls_context')) };
 }
 
 /** A filter chain's transport socket. `errors` is at the TransportSocket. */
 export function decodeDownstreamTransportSocket(ctx: DecodeContext, ts: TransportSocket__Output, errors: ErrorCollector): DownstreamTransportSocketConfig | null {
-  const any = ts.typed_config;
-  if (any === null || any === undefined) {
-    if (RAW_BUFFER_NAMES.has(ts.name)) return { kind: 'raw_buffer' };
-    errors.add(`transport socket ${JSON.stringify(ts.name)} has no typed_config`, 'typed_config');
-    return null;
-  }
-  const unpacked = unpackTypedConfig(ctx, any, errors.at('typed_config'));
-  if (unpacked === null) return null;
-  if (unpacked.typeUrl === RAW_BUFFER) return { kind: 'raw_buffer' };
-  if (unpacked.typeUrl === DOWNSTREAM_TLS && unpacked.kind === 'proto') {
-    const tls = unpacked.message as unknown as DownstreamTlsContext__Output;
-    return {
-      kind: 'tls',
-      requireClientCertificate: tls.require_client_certificate?.value ?? false,
-      requireSni: tls.require_sni?.value ?? false,
-      common: decodeCommonTls(tls.common_tls_context, errors.at('typed_config').at('common_tls_context')),
-    };
-  }
-  errors.add(`unsupported downstream transport socket ${unpacked.typeUrl}`, 'typed_config');
-  return null;
+  const r = resolveTransportSocket<DownstreamTlsContext__Output>(ctx, ts, DOWNSTREAM_TLS, 'downstream', errors);
+  if (r === null || r.kind === 'raw_buffer') return r;
+  return {
+    kind: 'tls',
+    requireClientCertificate: r.tls.require_client_certificate?.value ?? false,
+    requireSni: r.tls.require_sni?.value ?? false,
+    common: decodeCommonTls(r.tls.common_tls_context, errors.at('typed_config').at('common_tls_context')),
+  };
 }
