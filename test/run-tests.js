@@ -6,6 +6,8 @@
 
 const path = require('node:path');
 const fs = require('node:fs');
+// Plain output in CI logs (supports-color turns colours on whenever CI is set).
+if (!process.stdout.isTTY && process.env.FORCE_COLOR === undefined) process.env.FORCE_COLOR = '0';
 const mochaModule = require('mocha');
 const Mocha = mochaModule.default ?? mochaModule;
 
