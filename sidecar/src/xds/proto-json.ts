@@ -3,6 +3,7 @@
 import * as protobuf from 'protobufjs';
 import { ErrorCollector, invalid, valid, type FieldError, type Validation } from '../core/validation';
 import { TYPE_URL_PREFIX, typeNameOf, type ProtoSchema } from './proto-schema';
+import { WRAPPER_KINDS } from './proto-validate';
 
 /**
  * Converts JSON (as parsed from an Envoy YAML or JSON file) into the exact object shape an ADS response
@@ -59,17 +60,6 @@ function lowerCamel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
-const WRAPPER_TYPES: Readonly<Record<string, string>> = {
-  'google.protobuf.DoubleValue': 'double',
-  'google.protobuf.FloatValue': 'float',
-  'google.protobuf.Int64Value': 'int64',
-  'google.protobuf.UInt64Value': 'uint64',
-  'google.protobuf.Int32Value': 'int32',
-  'google.protobuf.UInt32Value': 'uint32',
-  'google.protobuf.BoolValue': 'bool',
-  'google.protobuf.StringValue': 'string',
-  'google.protobuf.BytesValue': 'bytes',
-};
 
 const INT32_RANGE: Readonly<Record<string, readonly [number, number]>> = {
   int32: [-2147483648, 2147483647],
@@ -83,7 +73,7 @@ const UNSIGNED_64 = new Set(['uint64', 'fixed64']);
 const MAX_DURATION_SECONDS = 315_576_000_000;
 /** Well-known types whose JSON form is not an object of fields (inside an Any they sit under "value"). */
 const SPECIAL_JSON_TYPES = new Set([
-  ...Object.keys(WRAPPER_TYPES),
+  ...Object.keys(WRAPPER_KINDS),
   'google.protobuf.Duration',
   'google.protobuf.Timestamp',
   'google.protobuf.Struct',
@@ -309,7 +299,7 @@ class JsonConverter {
   private wellKnown(type: protobuf.Type, json: unknown, ec: ErrorCollector): Record<string, unknown> | undefined {
     const name = type.fullName.replace(/^\./, '');
     if (!name.startsWith('google.protobuf.')) return undefined;
-    const wrapped = WRAPPER_TYPES[name];
+    const wrapped = WRAPPER_KINDS[name];
     if (wrapped !== undefined) {
       const converted = this.scalar(wrapped, json, ec);
       return converted === undefined ? {} : { value: converted };
