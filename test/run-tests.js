@@ -8,8 +8,6 @@ const path = require('node:path');
 const fs = require('node:fs');
 const mochaModule = require('mocha');
 const Mocha = mochaModule.default ?? mochaModule;
-// Plain output in CI logs (supports-color turns colours on whenever CI is set).
-Mocha.reporters.Base.useColors = process.stdout.isTTY === true;
 
 const distTests = path.resolve(__dirname, '..', 'dist', 'test');
 const filters = process.argv.slice(2);
