@@ -26,6 +26,8 @@ interface CompiledField {
   readonly recurse: protobuf.Type | undefined;
   /** For wrapper types: the wrapped kind (`uint32`, `bool`...). */
   readonly wrapperKind: string | undefined;
+  /** Full name of the field's message type (no leading dot), computed once: protobufjs's `fullName` getter walks the parents on every call. */
+  readonly typeName: string | undefined;
 }
 
 interface CompiledType {
@@ -128,8 +130,10 @@ function compile(type: protobuf.Type): CompiledType {
     const resolved = field.resolvedType;
     let recurse: protobuf.Type | undefined;
     let wrapperKind: string | undefined;
+    let typeName: string | undefined;
     if (resolved instanceof protobuf.Type) {
       const name = fullName(resolved);
+      typeName = name;
       wrapperKind = WRAPPER_KINDS[name];
       if (!NO_RECURSE.has(name)) recurse = resolved;
     }
@@ -137,7 +141,7 @@ function compile(type: protobuf.Type): CompiledType {
     // proto3 `optional` fields live in synthetic oneofs named `_<field>`: they are not real oneofs.
     const oneof = partOf !== null && partOf !== undefined && !(partOf.oneof.length === 1 && partOf.name === `_${field.name}`) ? partOf.name : undefined;
     if (rules === undefined && recurse === undefined) continue;
-    fields.push({ field, rules, oneof, recurse, wrapperKind });
+    fields.push({ field, rules, oneof, recurse, wrapperKind, typeName });
   }
   const requiredOneofs = type.oneofsArray.filter((o) => {
     if (o.options?.['(validate.required)'] === true) return true;
@@ -193,7 +197,7 @@ function checkSingle(cf: CompiledField, rules: Rules | undefined, value: unknown
   if (resolved instanceof protobuf.Type) {
     const messageRules = rules?.['message'] as Rules | undefined;
     const unset = value === null || value === undefined;
-    const typeName = fullName(resolved);
+    const typeName = cf.typeName ?? fullName(resolved);
     if (unset) {
       if (messageRules?.['required'] === true) out.push({ path, message: 'value is required' });
       else if ((rules?.['duration'] as Rules | undefined)?.['required'] === true) out.push({ path, message: 'value is required' });
