@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     loadBootstrap: (flags) => loadBootstrap(flags, { version }),
     validateFile: (file) => validateEnvoyFile(file, { version }),
     startSidecar,
-    runDemo: () => runDemo(),
+    runDemo: (flags) => runDemo(flags),
   };
   process.exitCode = await runCli(process.argv.slice(2), actions);
 }

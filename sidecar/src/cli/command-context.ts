@@ -27,7 +27,15 @@ export interface CliActions {
   /** Starts the sidecar and resolves with the exit code once it has stopped (signal, fatal error). */
   startSidecar(bootstrap: BootstrapConfig): Promise<number>;
   /** `meshlet demo` (what `npm start` runs): resolves with the exit code. */
-  runDemo(): Promise<number>;
+  runDemo(options: DemoFlags): Promise<number>;
+}
+
+/** `meshlet demo` flags. */
+export interface DemoFlags {
+  /** `--admin HOST:PORT`; default 127.0.0.1:15000 (a free port when taken). */
+  readonly adminAddress?: string;
+  /** `--duration SECONDS`: stop by itself (CI, scripts); default: until Ctrl-C. */
+  readonly durationMs?: number;
 }
 
 /** Shared by the commands: sets the process outcome. */

@@ -1,12 +1,30 @@
 // `meshlet demo` (what `npm start` runs): the sidecar against the reference control plane, printing what it receives.
 
 import { Command } from 'commander';
-import type { CommandContext } from './command-context';
+import { EXIT_BAD_INPUT, type CommandContext, type DemoFlags } from './command-context';
+
+interface DemoOptions {
+  admin?: string;
+  duration?: string;
+}
 
 export function demoCommand(context: CommandContext): Command {
   return new Command('demo')
     .description('start the reference control plane and a sidecar connected to it, and print the config received')
-    .action(async () => {
-      context.setExitCode(await context.actions.runDemo());
+    .option('--admin <host:port>', 'admin server address (default 127.0.0.1:15000, or a free port when taken)')
+    .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)')
+    .action(async (options: DemoOptions) => {
+      const flags: { -readonly [K in keyof DemoFlags]: DemoFlags[K] } = {};
+      if (options.admin !== undefined) flags.adminAddress = options.admin;
+      if (options.duration !== undefined) {
+        const seconds = Number(options.duration);
+        if (!Number.isFinite(seconds) || seconds <= 0) {
+          context.io.stderr(`meshlet demo: --duration must be a positive number of seconds, got "${options.duration}"\n`);
+          context.setExitCode(EXIT_BAD_INPUT);
+          return;
+        }
+        flags.durationMs = seconds * 1000;
+      }
+      context.setExitCode(await context.actions.runDemo(flags));
     });
 }
