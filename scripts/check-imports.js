@@ -17,7 +17,8 @@ const ALLOWED = {
   router: ['config', 'core'],
   upstream: ['config', 'core', 'observability'],
   xds: ['config', 'core', 'observability', 'xds-protos'],
-  listener: ['core', 'observability'],
+  // listener/ reads ListenerConfig (config types): the plan's table omitted config here.
+  listener: ['config', 'core', 'observability'],
   proxy: ['router', 'upstream', 'config', 'core', 'observability', 'listener'],
   admin: ['upstream', 'xds', 'config', 'observability', 'core'],
   inject: ['config', 'core'],
