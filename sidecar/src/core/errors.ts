@@ -51,9 +51,9 @@ function kind(code: string, httpStatus: number, grpcStatus: number, flag: Respon
 }
 
 /**
- * The catalogue. HTTP statuses and flags as Envoy's router and HCM produce them; gRPC statuses as Envoy's
- * `Grpc::Utility::httpToGrpcStatus` maps the HTTP status (404 -> UNIMPLEMENTED, 503 -> UNAVAILABLE,
- * 504 -> UNAVAILABLE for a reset... Envoy uses DEADLINE_EXCEEDED only for its own timeouts).
+ * The catalogue. HTTP statuses and flags as Envoy's router and HCM produce them. gRPC statuses follow Envoy's
+ * `Grpc::Utility::httpToGrpcStatus` (404 -> UNIMPLEMENTED, 502/503 -> UNAVAILABLE), except that meshlet's own
+ * timeouts answer DEADLINE_EXCEEDED, which is what a gRPC caller's deadline handling expects.
  */
 export const Errors = {
   noRoute: kind('no_route', 404, GrpcStatus.UNIMPLEMENTED, 'NR', false, 'route_not_found'),
