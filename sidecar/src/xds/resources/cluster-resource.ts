@@ -21,7 +21,7 @@ import { decodeClusterLbPolicy } from './lb-policy';
 import { decodeList } from './matchers';
 import { decodeOutlierDetection } from './outlier-detection';
 import { decodeResource, stringField } from './decode-resource';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, type DecodeContext, type DecodedResource, type XdsResourceType } from './resource-type';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, type DecodeContext, type DecodedResource, type ResourceDependency, type XdsResourceType } from './resource-type';
 import { metadataToJson, structToJson } from './struct-json';
 import { decodeUpstreamTransportSocket } from './transport-socket';
 import { decodeUpstreamHttpOptions } from './upstream-http-options';
@@ -138,7 +138,7 @@ function decodeCluster(ctx: DecodeContext, c: Cluster__Output, errors: ErrorColl
   };
 }
 
-/** The CDS resource type. Dependencies: the EDS service name of an EDS cluster. */
+/** The CDS resource type. Dependencies: the EDS service name of an EDS cluster, with its `eds_config` initial fetch timeout. */
 export const clusterResource: XdsResourceType<ClusterConfig> = {
   typeUrl: CLUSTER_TYPE_URL,
   protoName: PROTO_NAME,
@@ -147,7 +147,10 @@ export const clusterResource: XdsResourceType<ClusterConfig> = {
   decode(ctx: DecodeContext, message: unknown): DecodedResource<ClusterConfig> {
     return decodeResource(ctx, PROTO_NAME, message, stringField(message, 'name'), 'cluster', (c: Cluster__Output, errors) => decodeCluster(ctx, c, errors));
   },
-  dependencies(value: ClusterConfig) {
-    return value.edsServiceName === null ? [] : [{ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, names: [value.edsServiceName] }];
+  dependencies(value: ClusterConfig): readonly ResourceDependency[] {
+    if (value.edsServiceName === null) return [];
+    // Envoy's EdsClusterImpl waits `eds_config.initial_fetch_timeout` for its ClusterLoadAssignment (0 = forever).
+    const timeout = value.edsConfig === null ? {} : { initialFetchTimeoutMs: value.edsConfig.initialFetchTimeoutMs };
+    return [{ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, names: [value.edsServiceName], ...timeout }];
   },
 };

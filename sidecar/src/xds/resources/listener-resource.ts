@@ -16,7 +16,7 @@ import { resolveFilter } from './filter-classifier';
 import { decodeHttpConnectionManager } from './http-connection-manager';
 import { decodeList } from './matchers';
 import { decodeResource, stringField } from './decode-resource';
-import { LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, type DecodeContext, type DecodedResource, type XdsResourceType } from './resource-type';
+import { LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, type DecodeContext, type DecodedResource, type ResourceDependency, type XdsResourceType } from './resource-type';
 import { decodeTcpProxy } from './tcp-proxy';
 import { decodeDownstreamTransportSocket } from './transport-socket';
 import type { Listener__Output } from '../../../../xds-protos/generated/envoy/config/listener/v3/Listener';
@@ -176,15 +176,23 @@ function decodeListener(ctx: DecodeContext, l: Listener__Output, errors: ErrorCo
   };
 }
 
-function rdsNames(listener: ListenerConfig): string[] {
-  const names = new Set<string>();
+/**
+ * The RDS names of the listener's HTTP connection managers, one group per distinct `rds.config_source`
+ * `initial_fetch_timeout` (Envoy: each HCM's RdsRouteConfigSubscription has its own init target and timeout).
+ */
+function rdsDependencies(listener: ListenerConfig): ResourceDependency[] {
+  const byTimeout = new Map<number, Set<string>>();
   for (const chain of [...listener.filterChains, ...(listener.defaultFilterChain ? [listener.defaultFilterChain] : [])]) {
-    if (chain.network.kind === 'http' && chain.network.routeSource.kind === 'rds') names.add(chain.network.routeSource.name);
+    if (chain.network.kind !== 'http' || chain.network.routeSource.kind !== 'rds') continue;
+    const { name, initialFetchTimeoutMs } = chain.network.routeSource;
+    const names = byTimeout.get(initialFetchTimeoutMs) ?? new Set<string>();
+    names.add(name);
+    byTimeout.set(initialFetchTimeoutMs, names);
   }
-  return [...names];
+  return [...byTimeout].map(([initialFetchTimeoutMs, names]) => ({ typeUrl: ROUTE_CONFIGURATION_TYPE_URL, names: [...names], initialFetchTimeoutMs }));
 }
 
-/** The LDS resource type. Dependencies: the RDS route configuration names of its HTTP connection managers. */
+/** The LDS resource type. Dependencies: the RDS route configuration names of its HTTP connection managers, with their initial fetch timeouts. */
 export const listenerResource: XdsResourceType<ListenerConfig> = {
   typeUrl: LISTENER_TYPE_URL,
   protoName: PROTO_NAME,
@@ -194,7 +202,6 @@ export const listenerResource: XdsResourceType<ListenerConfig> = {
     return decodeResource(ctx, PROTO_NAME, message, stringField(message, 'name'), 'listener', (l: Listener__Output, errors) => decodeListener(ctx, l, errors));
   },
   dependencies(value: ListenerConfig) {
-    const names = rdsNames(value);
-    return names.length === 0 ? [] : [{ typeUrl: ROUTE_CONFIGURATION_TYPE_URL, names }];
+    return rdsDependencies(value);
   },
 };

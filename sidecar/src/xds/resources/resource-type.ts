@@ -23,6 +23,20 @@ export interface DecodedResource<T> {
   readonly result: Validation<T>;
 }
 
+/**
+ * Named resources of one type that a resource needs before it is complete, with the `initial_fetch_timeout` of the
+ * ConfigSource that refers to them (the HCM's `rds.config_source`, the cluster's `eds_cluster_config.eds_config`).
+ */
+export interface ResourceDependency {
+  readonly typeUrl: string;
+  readonly names: readonly string[];
+  /**
+   * How long (ms) this referrer waits for each name before going on without it (Envoy's `initial_fetch_timeout` on
+   * the referring ConfigSource): 0 = wait forever (what istiod sends); absent = Envoy's default, 15 000.
+   */
+  readonly initialFetchTimeoutMs?: number;
+}
+
 /** One xDS resource type: identity, SotW semantics, decoder and dependency extraction. */
 export interface XdsResourceType<T> {
   /** e.g. type.googleapis.com/envoy.config.cluster.v3.Cluster */
@@ -34,6 +48,9 @@ export interface XdsResourceType<T> {
   readonly allResourcesRequiredInSotW: boolean;
   /** Decodes one resource already decoded from bytes into proto-loader __Output shape. Never throws. Errors have paths relative to the resource (e.g. `connect_timeout`). The name is filled even when invalid. */
   decode(ctx: DecodeContext, message: unknown): DecodedResource<T>;
-  /** Resources of other types this one needs before it is complete (LDS -> RDS names, CDS -> EDS service name). */
-  dependencies(value: T): ReadonlyArray<{ readonly typeUrl: string; readonly names: readonly string[] }>;
+  /**
+   * Resources of other types this one needs before it is complete (LDS -> RDS names, CDS -> EDS service name). One
+   * group per distinct `initialFetchTimeoutMs`; a name may appear in several groups.
+   */
+  dependencies(value: T): readonly ResourceDependency[];
 }

@@ -23,7 +23,7 @@ import { durationMs, durationMsOr } from './duration-ms';
 import { decodeHeaderMutations } from './header-mutations';
 import { decodeHeaderMatcher, decodeList, decodeQueryParameterMatcher, decodeRegex, decodeRegexRewrite } from './matchers';
 import { decodeResource, stringField } from './decode-resource';
-import { ROUTE_CONFIGURATION_TYPE_URL, type DecodeContext, type DecodedResource, type XdsResourceType } from './resource-type';
+import { ROUTE_CONFIGURATION_TYPE_URL, type DecodeContext, type DecodedResource, type ResourceDependency, type XdsResourceType } from './resource-type';
 import { decodeRetryPolicy } from './retry-policy';
 import { canonicalTypeUrl } from './typed-config';
 import type { RouteConfiguration__Output } from '../../../../xds-protos/generated/envoy/config/route/v3/RouteConfiguration';
@@ -346,7 +346,7 @@ export const routeConfigurationResource: XdsResourceType<RouteConfig> = {
   decode(ctx: DecodeContext, message: unknown): DecodedResource<RouteConfig> {
     return decodeResource(ctx, PROTO_NAME, message, stringField(message, 'name'), 'route configuration', (rc: RouteConfiguration__Output, errors) => decodeRouteConfig(ctx, rc, errors));
   },
-  dependencies(): ReadonlyArray<{ readonly typeUrl: string; readonly names: readonly string[] }> {
+  dependencies(): readonly ResourceDependency[] {
     return [];
   },
 };

@@ -125,6 +125,16 @@ describe('clusterResource', () => {
     assert.ok(wrongKey.some((e) => e.message.includes('unsupported protocol options')));
   });
 
+  it('dependencies: the EDS service name with eds_config.initial_fetch_timeout (0 = forever, unset = 15 s)', () => {
+    const EDS_URL = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+    const zero = expectValid(decodeVia(clusterResource, eds({ eds_cluster_config: { service_name: 's', eds_config: { ads: {}, initial_fetch_timeout: { seconds: 0 } } } })).result);
+    assert.deepEqual(clusterResource.dependencies(zero), [{ typeUrl: EDS_URL, names: ['s'], initialFetchTimeoutMs: 0 }]);
+    const unset = expectValid(decodeVia(clusterResource, eds()).result);
+    assert.deepEqual(clusterResource.dependencies(unset), [{ typeUrl: EDS_URL, names: ['c'], initialFetchTimeoutMs: 15_000 }]);
+    const inline = expectValid(decodeVia(clusterResource, { name: 's', type: 'STATIC' }).result);
+    assert.deepEqual(clusterResource.dependencies(inline), []);
+  });
+
   it('keeps transport socket matches and rejects unknown transport sockets', () => {
     const c = expectValid(decodeVia(clusterResource, eds({ transport_socket_matches: [{ name: 'm', match: struct({ tlsMode: 'istio' }), transport_socket: { name: 'raw', typed_config: schema.packAny('envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer', {}) } }] })).result);
     assert.deepEqual(c.transportSocketMatches, [{ name: 'm', match: { tlsMode: 'istio' }, transportSocket: { kind: 'raw_buffer' } }]);

@@ -63,13 +63,13 @@ describe('Istio-shaped config through the resource decoders', () => {
     assert.equal(inboundHcm.routeSource.route.virtualHosts[0]?.routes[0]?.action.kind, 'route');
   });
 
-  it('dependencies: listeners name their RDS routes, EDS clusters their service names', () => {
+  it('dependencies: listeners name their RDS routes, EDS clusters their service names, with istiod\'s 0s initial fetch timeout', () => {
     const l9080 = expectValid(decodeVia(listenerResource, config.listeners[1] as object).result);
-    assert.deepEqual(listenerResource.dependencies(l9080), [{ typeUrl: ROUTE_CONFIGURATION_TYPE_URL, names: ['9080'] }]);
+    assert.deepEqual(listenerResource.dependencies(l9080), [{ typeUrl: ROUTE_CONFIGURATION_TYPE_URL, names: ['9080'], initialFetchTimeoutMs: 0 }]);
     const outbound = expectValid(decodeVia(listenerResource, config.listeners[0] as object).result);
     assert.deepEqual(listenerResource.dependencies(outbound), []);
     const reviews = expectValid(decodeVia(clusterResource, config.clusters[0] as object).result);
-    assert.deepEqual(clusterResource.dependencies(reviews), [{ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, names: [REVIEWS_CLUSTER] }]);
+    assert.deepEqual(clusterResource.dependencies(reviews), [{ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, names: [REVIEWS_CLUSTER], initialFetchTimeoutMs: 0 }]);
     const passthrough = expectValid(decodeVia(clusterResource, config.clusters[2] as object).result);
     assert.deepEqual(clusterResource.dependencies(passthrough), []);
   });

@@ -196,6 +196,21 @@ describe('listenerResource', () => {
     expectValid(decodeVia(listenerResource, l).result);
   });
 
+  it('dependencies: one RDS group per distinct rds.config_source initial_fetch_timeout (0 = forever, unset = 15 s)', () => {
+    const rds = (name: string, timeout?: object) => hcm([router], { rds: { route_config_name: name, config_source: { ads: {}, ...(timeout !== undefined ? { initial_fetch_timeout: timeout } : {}) } } });
+    const chain = (port: number, filter: Record<string, unknown>) => ({ filter_chain_match: { destination_port: { value: port } }, filters: [filter] });
+    const l = expectValid(
+      decodeVia(listenerResource, listener([], {
+        filter_chains: [chain(1, rds('a', { seconds: 0 })), chain(2, rds('b', { seconds: 5 })), chain(3, rds('c')), chain(4, rds('a', { seconds: 0 })), chain(5, rds('d', { seconds: 0 }))],
+      })).result,
+    );
+    assert.deepEqual(listenerResource.dependencies(l), [
+      { typeUrl: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', names: ['a', 'd'], initialFetchTimeoutMs: 0 },
+      { typeUrl: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', names: ['b'], initialFetchTimeoutMs: 5_000 },
+      { typeUrl: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', names: ['c'], initialFetchTimeoutMs: 15_000 },
+    ]);
+  });
+
   it('never throws: garbage input becomes an error with the name kept', () => {
     const decoded = listenerResource.decode(context(), { name: 'weird', filter_chains: 'nope' });
     assert.equal(decoded.name, 'weird');
