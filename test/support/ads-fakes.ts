@@ -129,21 +129,38 @@ export class FakeTransport implements AdsTransport {
 
 // ---- test resource types: real protos, tiny domain values ----
 
-export interface TestListener { readonly name: string; readonly routes: readonly string[] }
-export interface TestCluster { readonly name: string; readonly eds?: string; readonly connectTimeoutS: number }
+/** `routeFetchTimeoutMs`: the HCMs' `rds.config_source.initial_fetch_timeout` (the last one set wins; unset: none). */
+export interface TestListener { readonly name: string; readonly routes: readonly string[]; readonly routeFetchTimeoutMs?: number }
+/** `edsFetchTimeoutMs`: `eds_cluster_config.eds_config.initial_fetch_timeout` (unset: none). */
+export interface TestCluster { readonly name: string; readonly eds?: string; readonly edsFetchTimeoutMs?: number; readonly connectTimeoutS: number }
 export interface TestRoute { readonly name: string; readonly cluster: string }
 export interface TestEndpoints { readonly name: string; readonly addresses: readonly string[] }
 
-const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+type DurationOut = { seconds: string | number; nanos: number } | null | undefined;
+
+function durationMs(d: DurationOut): number | undefined {
+  return d == null ? undefined : Number(d.seconds) * 1000 + Math.round(d.nanos / 1e6);
+}
+
+function duration(ms: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+}
 
 const PROTO = {
   lds: 'envoy.config.listener.v3.Listener',
   rds: 'envoy.config.route.v3.RouteConfiguration',
   cds: 'envoy.config.cluster.v3.Cluster',
   eds: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
+  hcm: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
 } as const;
 
-/** Listener: needs the RDS names of its HTTP connection managers, and (for short unit tests) its filter chain names. */
+const HCM_TYPE_URL = `type.googleapis.com/${PROTO.hcm}`;
+
+/**
+ * Listener: needs the RDS names of its HTTP connection managers (with their config source's initial_fetch_timeout),
+ * and (for short unit tests) its filter chain names.
+ */
 export const testListenerType: XdsResourceType<TestListener> = {
   typeUrl: LISTENER_TYPE_URL,
   protoName: PROTO.lds,
@@ -154,17 +171,23 @@ export const testListenerType: XdsResourceType<TestListener> = {
     const errors = ErrorCollector.root();
     if (m.name === '') errors.add('must not be empty', 'name');
     const routes: string[] = [];
+    let timeoutMs: number | undefined;
     for (const chain of m.filter_chains) {
       if (chain.name !== '') routes.push(chain.name);
       for (const filter of chain.filters) {
         if (filter.typed_config?.type_url !== HCM_TYPE_URL) continue;
-        const hcm = ctx.schema.unpackAny<{ rds: { route_config_name: string } | null }>(filter.typed_config);
-        if (hcm?.rds != null) routes.push(hcm.rds.route_config_name);
+        const hcm = ctx.schema.unpackAny<{ rds: { route_config_name: string; config_source: { initial_fetch_timeout: DurationOut } | null } | null }>(filter.typed_config);
+        if (hcm?.rds == null) continue;
+        routes.push(hcm.rds.route_config_name);
+        timeoutMs = durationMs(hcm.rds.config_source?.initial_fetch_timeout) ?? timeoutMs;
       }
     }
-    return { name: m.name, result: errors.result({ name: m.name, routes }) };
+    return { name: m.name, result: errors.result({ name: m.name, routes, ...(timeoutMs !== undefined ? { routeFetchTimeoutMs: timeoutMs } : {}) }) };
   },
-  dependencies: (value) => (value.routes.length > 0 ? [{ typeUrl: ROUTE_CONFIGURATION_TYPE_URL, names: value.routes }] : []),
+  dependencies: (value) =>
+    value.routes.length > 0
+      ? [{ typeUrl: ROUTE_CONFIGURATION_TYPE_URL, names: value.routes, ...(value.routeFetchTimeoutMs !== undefined ? { initialFetchTimeoutMs: value.routeFetchTimeoutMs } : {}) }]
+      : [],
 };
 
 export const testRouteType: XdsResourceType<TestRoute> = {
@@ -186,14 +209,26 @@ export const testClusterType: XdsResourceType<TestCluster> = {
   shortName: 'CDS',
   allResourcesRequiredInSotW: true,
   decode(_ctx, message) {
-    const m = message as { name: string; type: string; connect_timeout: { seconds: string } | null; eds_cluster_config: { service_name: string } | null };
+    const m = message as {
+      name: string;
+      type: string;
+      connect_timeout: { seconds: string } | null;
+      eds_cluster_config: { service_name: string; eds_config: { initial_fetch_timeout: DurationOut } | null } | null;
+    };
     const errors = ErrorCollector.root();
     const seconds = Number(m.connect_timeout?.seconds ?? '5');
     if (seconds < 0) errors.add('value must be greater than 0s', 'connect_timeout');
     const eds = m.type === 'EDS' ? (m.eds_cluster_config?.service_name || m.name) : undefined;
-    return { name: m.name, result: errors.result({ name: m.name, connectTimeoutS: seconds, ...(eds !== undefined ? { eds } : {}) }) };
+    const timeoutMs = eds !== undefined ? durationMs(m.eds_cluster_config?.eds_config?.initial_fetch_timeout) : undefined;
+    return {
+      name: m.name,
+      result: errors.result({ name: m.name, connectTimeoutS: seconds, ...(eds !== undefined ? { eds } : {}), ...(timeoutMs !== undefined ? { edsFetchTimeoutMs: timeoutMs } : {}) }),
+    };
   },
-  dependencies: (value) => (value.eds !== undefined ? [{ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, names: [value.eds] }] : []),
+  dependencies: (value) =>
+    value.eds !== undefined
+      ? [{ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, names: [value.eds], ...(value.edsFetchTimeoutMs !== undefined ? { initialFetchTimeoutMs: value.edsFetchTimeoutMs } : {}) }]
+      : [],
 };
 
 export const testEndpointsType: XdsResourceType<TestEndpoints> = {
@@ -225,9 +260,26 @@ function pack(proto: string, message: object): Packed {
 
 export const build = {
   listener: (name: string, routes: string[] = []): Packed => pack(PROTO.lds, { name, filter_chains: routes.map((r) => ({ name: r })) }),
+  /** A listener whose HCMs use RDS over ADS with `initial_fetch_timeout` (ms) on their config source. */
+  rdsListener: (name: string, routes: string[], initialFetchTimeoutMs: number): Packed =>
+    pack(PROTO.lds, {
+      name,
+      filter_chains: routes.map((r) => ({
+        filters: [{ name: 'hcm', typed_config: pack(PROTO.hcm, { rds: { route_config_name: r, config_source: { ads: {}, initial_fetch_timeout: duration(initialFetchTimeoutMs) } } }) }],
+      })),
+    }),
   route: (name: string, cluster = 'c'): Packed => pack(PROTO.rds, { name, virtual_hosts: [{ name: cluster, domains: ['*'] }] }),
-  edsCluster: (name: string, serviceName?: string): Packed =>
-    pack(PROTO.cds, { name, type: 'EDS', connect_timeout: { seconds: 1 }, eds_cluster_config: { eds_config: { ads: {} }, ...(serviceName !== undefined ? { service_name: serviceName } : {}) } }),
+  /** `initialFetchTimeoutMs`: set on `eds_config` (unset: the field is absent). */
+  edsCluster: (name: string, serviceName?: string, initialFetchTimeoutMs?: number): Packed =>
+    pack(PROTO.cds, {
+      name,
+      type: 'EDS',
+      connect_timeout: { seconds: 1 },
+      eds_cluster_config: {
+        eds_config: { ads: {}, ...(initialFetchTimeoutMs !== undefined ? { initial_fetch_timeout: duration(initialFetchTimeoutMs) } : {}) },
+        ...(serviceName !== undefined ? { service_name: serviceName } : {}),
+      },
+    }),
   staticCluster: (name: string): Packed => pack(PROTO.cds, { name, type: 'STATIC', connect_timeout: { seconds: 1 } }),
   badCluster: (name: string): Packed => pack(PROTO.cds, { name, type: 'STATIC', connect_timeout: { seconds: -1 } }),
   endpoints: (name: string, ...addresses: string[]): Packed =>

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { Backoff, type BackoffOptions } from '../core/backoff';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock';
 import { formatErrors, type FieldError } from '../core/validation';
+import { DEFAULT_INITIAL_FETCH_TIMEOUT_MS } from '../config/listener-config';
 import { SnapshotStore } from '../config/snapshot-store';
 import type { Node } from '../../../xds-protos/generated/envoy/config/core/v3/Node';
 import type { DeltaDiscoveryRequest } from '../../../xds-protos/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
@@ -19,9 +20,6 @@ import type { AnyMessage } from './proto-schema';
 import type { DecodeContext, XdsResourceType } from './resources/resource-type';
 import { SnapshotAssembler, type DynamicResourceView, type Resolution, type StaticResources, type XdsLogger } from './snapshot-assembler';
 
-/** Envoy's and gRPC's default for `ConfigSource.initial_fetch_timeout` and the does-not-exist timer. */
-export const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
-export const DEFAULT_DOES_NOT_EXIST_TIMEOUT_MS = 15_000;
 /** google.rpc.Code INVALID_ARGUMENT, the NACK `error_detail.code`. */
 const NACK_CODE = 3;
 const USER_AGENT_NAME = 'meshlet';
@@ -97,10 +95,12 @@ export interface XdsClientOptions {
    */
   readonly wildcardTypeUrls?: readonly string[];
   readonly decodeContext: DecodeContext;
-  /** Per type URL `initial_fetch_timeout` in ms (default 15 000; 0 = wait forever). */
+  /**
+   * Wildcard types only (LDS/CDS, from the bootstrap's `lds_config`/`cds_config`): `initial_fetch_timeout` per type
+   * URL in ms (default 15 000; 0 = wait forever). Named types (RDS/EDS) take theirs from the resources that refer
+   * to them (`dependencies()`); entries for them here are ignored.
+   */
   readonly initialFetchTimeoutsMs?: Readonly<Record<string, number>>;
-  /** Does-not-exist timer for named resources (default 15 000). */
-  readonly doesNotExistTimeoutMs?: number;
   /** Static bootstrap resources: always in the snapshot, never removed by xDS. */
   readonly staticResources?: StaticResources;
   /** Where complete snapshots are published (default: a new store, see `store`). */
@@ -130,15 +130,18 @@ interface Entry {
   value: unknown;
   /** Digest of the accepted bytes: an identical resend is not a change (a digest, not the bytes, which would pin the response buffer). */
   digest: string | undefined;
-  /** Initial fetch timed out: stop blocking the snapshot. */
-  fetchExpired: boolean;
-  fetchTimer: TimerHandle | undefined;
-  dneTimer: TimerHandle | undefined;
+  /** Named types: how long to wait for a first value, in ms (0 = forever), from the referrers (`longerWait`). */
+  waitLimitMs: number;
+  /** When the wait began on the current live stream (undefined: not yet on this stream). */
+  waitStartedMs: number | undefined;
+  /** Fires `waitLimitMs` after `waitStartedMs`: the resource is then DOES_NOT_EXIST (absent). */
+  waitTimer: TimerHandle | undefined;
 }
 
 interface TypeState {
   readonly type: XdsResourceType<unknown>;
   readonly wildcard: boolean;
+  /** Wildcard types: the type's `initial_fetch_timeout` (0 = forever). */
   readonly fetchTimeoutMs: number;
   /** Wildcard: every resource received; named: exactly the subscribed names. */
   readonly entries: Map<string, Entry>;
@@ -189,8 +192,9 @@ const RESOURCE_KIND: Readonly<Record<XdsResourceType<unknown>['shortName'], stri
  *   value; duplicate names are NACKed. SotW absence deletes only for LDS/CDS.
  * - Stream closed after a response: reconnect at once; failed before one: back off; backoff resets on any
  *   response. The cache survives reconnects; versions are resent, nonces are not.
- * - Initial fetch timers stop a subscription from blocking the first snapshot; does-not-exist timers run only
- *   while the stream is up.
+ * - Wildcard types: the bootstrap's per-type initial fetch timer stops a type from blocking the first snapshot.
+ *   Named resources: one wait timer each, limit from the ConfigSources that refer to them (`longerWait`), run only
+ *   while the stream is up; on expiry the resource is DOES_NOT_EXIST and stops blocking. 0 waits forever.
  * Every change is handed to the SnapshotAssembler, which publishes complete snapshots to `store`.
  */
 export class XdsClient {
@@ -203,7 +207,6 @@ export class XdsClient {
   private readonly assembler: SnapshotAssembler;
   private readonly types = new Map<string, TypeState>();
   private readonly wildcardTypeUrls: readonly string[];
-  private readonly doesNotExistTimeoutMs: number;
   private readonly node: Node;
   private readonly view: DynamicResourceView;
   private transport: AdsTransport | undefined;
@@ -227,7 +230,6 @@ export class XdsClient {
     this.logger = options.logger;
     this.backoff = new Backoff(options.backoff);
     this.store = options.store ?? new SnapshotStore();
-    this.doesNotExistTimeoutMs = options.doesNotExistTimeoutMs ?? DEFAULT_DOES_NOT_EXIST_TIMEOUT_MS;
     this.wildcardTypeUrls = options.wildcardTypeUrls ?? options.resourceTypes.filter((t) => t.allResourcesRequiredInSotW).map((t) => t.typeUrl);
     const ordered = [...options.resourceTypes].sort((a, b) => REQUEST_ORDER[a.shortName] - REQUEST_ORDER[b.shortName]);
     for (const type of ordered) {
@@ -302,7 +304,7 @@ export class XdsClient {
     this.retryTimer?.cancel();
     for (const ts of this.types.values()) {
       ts.fetchTimer?.cancel();
-      for (const entry of ts.entries.values()) cancelTimers(entry);
+      for (const entry of ts.entries.values()) stopWait(entry);
     }
     const sotw = this.sotwCall;
     const delta = this.deltaCall;
@@ -438,16 +440,16 @@ export class XdsClient {
     this.state = 'CONNECTED';
     if (this.streamUp) return;
     this.streamUp = true;
-    this.armDoesNotExistTimers();
+    this.armWaitTimers();
   }
 
-  /** A57: no does-not-exist timers while the server is unreachable. */
+  /** A57: no wait timers while the server is unreachable; each starts afresh with the next stream. */
   private markStreamDown(): void {
     this.streamUp = false;
     for (const ts of this.types.values()) {
       for (const entry of ts.entries.values()) {
-        entry.dneTimer?.cancel();
-        entry.dneTimer = undefined;
+        stopWait(entry);
+        entry.waitStartedMs = undefined;
       }
     }
   }
@@ -475,7 +477,7 @@ export class XdsClient {
   private sendRequest(ts: TypeState, reply?: { nonce: string; error?: string }): void {
     if (this.sotwCall !== undefined) this.sendSotw(this.sotwCall, ts, reply);
     else if (this.deltaCall !== undefined) this.sendDelta(this.deltaCall, ts, reply);
-    this.armDoesNotExistTimers();
+    this.armWaitTimers();
   }
 
   private sendSotw(call: AdsCall<DiscoveryRequest>, ts: TypeState, reply: { nonce: string; error?: string } | undefined): void {
@@ -560,7 +562,7 @@ export class XdsClient {
       // SotW full state: a known resource missing from the response is gone (invalid ones count as present).
       for (const [name, entry] of ts.entries) {
         if (seen.has(name)) continue;
-        cancelTimers(entry);
+        stopWait(entry);
         ts.entries.delete(name);
         deleted = true;
       }
@@ -593,7 +595,7 @@ export class XdsClient {
     for (const name of removed) {
       const entry = ts.entries.get(name);
       if (entry === undefined) continue;
-      cancelTimers(entry);
+      stopWait(entry);
       if (ts.wildcard) {
         ts.entries.delete(name);
       } else {
@@ -712,7 +714,7 @@ export class XdsClient {
   private entryFor(ts: TypeState, name: string, now: number): Entry {
     let entry = ts.entries.get(name);
     if (entry === undefined) {
-      entry = newEntry(name, now);
+      entry = newEntry(name, now, 0);
       ts.entries.set(name, entry);
     }
     return entry;
@@ -721,8 +723,7 @@ export class XdsClient {
   /** Returns whether the usable value changed. */
   private markAccepted(ts: TypeState, name: string, value: unknown, digest: string | undefined, version: string, now: number): boolean {
     const entry = this.entryFor(ts, name, now);
-    cancelTimers(entry);
-    entry.fetchExpired = false;
+    stopWait(entry);
     entry.status = 'ACKED';
     entry.error = undefined;
     entry.version = version;
@@ -737,7 +738,7 @@ export class XdsClient {
   /** Returns whether resolution changed (a rejected resource without a last good value stops blocking). */
   private markRejected(ts: TypeState, name: string, error: string, now: number): boolean {
     const entry = this.entryFor(ts, name, now);
-    cancelTimers(entry);
+    stopWait(entry);
     const wasPending = !entry.hasValue && entry.status !== 'NACKED';
     entry.status = 'NACKED';
     entry.error = error;
@@ -763,11 +764,13 @@ export class XdsClient {
 
   /**
    * Recomputes the named subscriptions from what static and wildcard resources (and, transitively, named ones)
-   * depend on; sends the full new list for each type whose set changed. Names nothing needs are dropped.
+   * depend on, with each name's wait limit; sends the full new list for each type whose set changed. Names nothing
+   * needs are dropped.
    */
   private updateSubscriptions(): void {
-    const wanted = new Map<string, Set<string>>();
-    for (const ts of this.types.values()) if (!ts.wildcard) wanted.set(ts.type.typeUrl, new Set());
+    /** Named type URL -> name -> wait limit (ms, 0 = forever). */
+    const wanted = new Map<string, Map<string, number>>();
+    for (const ts of this.types.values()) if (!ts.wildcard) wanted.set(ts.type.typeUrl, new Map());
     const queue: Array<{ type: XdsResourceType<unknown>; value: unknown }> = [];
     for (const ts of this.types.values()) {
       for (const value of this.assembler.staticValues(ts.type.typeUrl).values()) queue.push({ type: ts.type, value });
@@ -776,64 +779,77 @@ export class XdsClient {
     for (let i = 0; i < queue.length; i++) {
       const { type, value } = queue[i] as { type: XdsResourceType<unknown>; value: unknown };
       for (const dependency of type.dependencies(value)) {
-        const names = wanted.get(dependency.typeUrl);
+        const limits = wanted.get(dependency.typeUrl);
         const depState = this.types.get(dependency.typeUrl);
-        if (names === undefined || depState === undefined) continue;
+        if (limits === undefined || depState === undefined) continue;
         const statics = this.assembler.staticValues(dependency.typeUrl);
+        const timeoutMs = dependency.initialFetchTimeoutMs ?? DEFAULT_INITIAL_FETCH_TIMEOUT_MS;
         for (const name of dependency.names) {
-          if (names.has(name) || statics.has(name)) continue;
-          names.add(name);
+          if (statics.has(name)) continue;
+          const known = limits.get(name);
+          limits.set(name, known === undefined ? timeoutMs : longerWait(known, timeoutMs));
+          if (known !== undefined) continue;
           const entry = depState.entries.get(name);
           if (entry?.hasValue === true) queue.push({ type: depState.type, value: entry.value });
         }
       }
     }
     const now = this.clock.now();
-    for (const [typeUrl, names] of wanted) {
+    for (const [typeUrl, limits] of wanted) {
       const ts = this.types.get(typeUrl) as TypeState;
       let differs = false;
       for (const [name, entry] of ts.entries) {
-        if (names.has(name)) continue;
-        cancelTimers(entry);
+        if (limits.has(name)) continue;
+        stopWait(entry);
         ts.entries.delete(name);
         differs = true;
       }
-      for (const name of names) {
-        if (ts.entries.has(name)) continue;
-        const entry = newEntry(name, now);
-        if (ts.fetchTimeoutMs > 0) entry.fetchTimer = this.clock.setTimeout(() => this.onResourceFetchTimeout(ts, entry), ts.fetchTimeoutMs);
-        ts.entries.set(name, entry);
-        differs = true;
+      for (const [name, limitMs] of limits) {
+        const entry = ts.entries.get(name);
+        if (entry === undefined) {
+          ts.entries.set(name, newEntry(name, now, limitMs));
+          differs = true;
+        } else if (entry.waitLimitMs !== limitMs) {
+          // The referrers changed: re-armed below with the new limit, still counted from the original start.
+          entry.waitLimitMs = limitMs;
+          stopWait(entry);
+        }
       }
       if (differs) this.sendRequest(ts);
     }
+    this.armWaitTimers();
   }
 
-  private armDoesNotExistTimers(): void {
-    if (!this.streamUp || this.doesNotExistTimeoutMs <= 0) return;
+  /**
+   * Starts the wait timer of each named resource that the live stream has asked for and that has no value yet.
+   * Envoy: `initial_fetch_timeout` of the referring ConfigSource, after which warming goes on without the resource
+   * (a cluster with no hosts, a listener whose routes are missing); 0 waits forever. gRPC A57: only while the stream
+   * is up, counted from when the name was first sent on it.
+   */
+  private armWaitTimers(): void {
+    if (!this.streamUp) return;
+    const now = this.clock.now();
     for (const ts of this.types.values()) {
       if (ts.wildcard || ts.sent === undefined) continue;
       for (const entry of ts.entries.values()) {
-        if (entry.hasValue || entry.dneTimer !== undefined || entry.status !== 'REQUESTED' || !ts.sent.has(entry.name)) continue;
-        entry.dneTimer = this.clock.setTimeout(() => this.onDoesNotExist(ts, entry), this.doesNotExistTimeoutMs);
+        if (entry.waitTimer !== undefined || entry.hasValue || entry.status !== 'REQUESTED' || !ts.sent.has(entry.name)) continue;
+        entry.waitStartedMs ??= now;
+        if (entry.waitLimitMs === 0) continue;
+        const delayMs = Math.max(0, entry.waitStartedMs + entry.waitLimitMs - now);
+        entry.waitTimer = this.clock.setTimeout(() => this.onWaitExpired(ts, entry), delayMs);
       }
     }
   }
 
-  private onDoesNotExist(ts: TypeState, entry: Entry): void {
-    entry.dneTimer = undefined;
+  private onWaitExpired(ts: TypeState, entry: Entry): void {
+    entry.waitTimer = undefined;
     if (this.stopped || ts.entries.get(entry.name) !== entry || entry.hasValue || entry.status !== 'REQUESTED') return;
-    this.logger?.warn({ typeUrl: ts.type.typeUrl, name: entry.name, afterMs: this.doesNotExistTimeoutMs }, 'xDS resource does not exist');
+    this.logger?.warn(
+      { typeUrl: ts.type.typeUrl, name: entry.name, afterMs: entry.waitLimitMs },
+      `${RESOURCE_KIND[ts.type.shortName]} not received within its initial_fetch_timeout; going on without it (does not exist)`,
+    );
     entry.status = 'DOES_NOT_EXIST';
     entry.lastUpdatedMs = this.clock.now();
-    this.afterChange();
-  }
-
-  private onResourceFetchTimeout(ts: TypeState, entry: Entry): void {
-    entry.fetchTimer = undefined;
-    if (this.stopped || ts.entries.get(entry.name) !== entry || entry.hasValue) return;
-    this.logger?.warn({ typeUrl: ts.type.typeUrl, name: entry.name, afterMs: ts.fetchTimeoutMs }, 'initial fetch timed out; no longer waiting for this resource');
-    entry.fetchExpired = true;
     this.afterChange();
   }
 
@@ -856,12 +872,22 @@ export class XdsClient {
     const entry = this.types.get(typeUrl)?.entries.get(name);
     if (entry === undefined) return 'pending';
     if (entry.hasValue) return 'value';
-    if (entry.status === 'DOES_NOT_EXIST' || entry.status === 'NACKED' || entry.fetchExpired) return 'absent';
+    if (entry.status === 'DOES_NOT_EXIST' || entry.status === 'NACKED') return 'absent';
     return 'pending';
   }
 }
 
-function newEntry(name: string, now: number): Entry {
+/**
+ * The wait limit of a name several ConfigSources refer to: the longest wait wins, and 0 (forever) beats any
+ * timeout. Envoy's init manager completes warming only when every referrer's own timer has expired, and a snapshot
+ * here is all-or-nothing, so it cannot complete earlier; and a referrer that asked to wait forever (istiod's 0s) is
+ * never overridden by another's shorter timeout (istio/istio#31818: ready with partial config).
+ */
+function longerWait(aMs: number, bMs: number): number {
+  return aMs === 0 || bMs === 0 ? 0 : Math.max(aMs, bMs);
+}
+
+function newEntry(name: string, now: number, waitLimitMs: number): Entry {
   return {
     name,
     status: 'REQUESTED',
@@ -871,17 +897,15 @@ function newEntry(name: string, now: number): Entry {
     hasValue: false,
     value: undefined,
     digest: undefined,
-    fetchExpired: false,
-    fetchTimer: undefined,
-    dneTimer: undefined,
+    waitLimitMs,
+    waitStartedMs: undefined,
+    waitTimer: undefined,
   };
 }
 
-function cancelTimers(entry: Entry): void {
-  entry.fetchTimer?.cancel();
-  entry.fetchTimer = undefined;
-  entry.dneTimer?.cancel();
-  entry.dneTimer = undefined;
+function stopWait(entry: Entry): void {
+  entry.waitTimer?.cancel();
+  entry.waitTimer = undefined;
 }
 
 let cachedVersion: string | undefined;

@@ -208,11 +208,11 @@ describe('XdsClient (SotW, fake transport)', () => {
     env.client.stop();
   });
 
-  it('keeps the old snapshot serving while a new cluster warms (its EDS not yet answered)', () => {
-    const env = setup({ doesNotExistTimeoutMs: 0, initialFetchTimeoutsMs: { [EDS]: 0 } });
+  it('keeps the old snapshot serving while a new cluster warms (its EDS not yet answered, initial_fetch_timeout 0s)', () => {
+    const env = setup();
     const { transport, published, clock } = env;
     bootSotw(env);
-    transport.sotw.respond(sotwResponse(CDS, 'c2', 'n-c2', [build.edsCluster('c1'), build.edsCluster('new')]));
+    transport.sotw.respond(sotwResponse(CDS, 'c2', 'n-c2', [build.edsCluster('c1'), build.edsCluster('new', undefined, 0)]));
     transport.sotw.respond(sotwResponse(LDS, 'l2', 'n-l2', [build.listener('l1', ['r1']), build.listener('l2', [])]));
     clock.advance(600_000);
     assert.equal(published.length, 1, 'nothing published while new is warming');
@@ -277,8 +277,8 @@ describe('XdsClient (SotW, fake transport)', () => {
     client.stop();
   });
 
-  it('starts does-not-exist timers only while the stream is up; a missing resource stops blocking the snapshot', () => {
-    const env = setup({ doesNotExistTimeoutMs: 15_000, initialFetchTimeoutsMs: { [EDS]: 0, [RDS]: 0 } });
+  it('runs a named resource\'s wait timer (default 15 s when the referrer sets none) only while the stream is up', () => {
+    const env = setup();
     const { client, transport, clock, published } = env;
     client.start();
     transport.setReady(true);
