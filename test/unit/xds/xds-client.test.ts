@@ -10,7 +10,7 @@ import type { StaticResources } from '../../../sidecar/src/xds/snapshot-assemble
 import { XdsClient, type XdsClientOptions } from '../../../sidecar/src/xds/xds-client';
 import type { DeltaDiscoveryRequest } from '../../../xds-protos/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest';
 import type { DiscoveryRequest } from '../../../xds-protos/generated/envoy/service/discovery/v3/DiscoveryRequest';
-import { build, deltaResponse, FakeClock, FakeTransport, sotwResponse, TEST_TYPES, testDecodeContext, type TestCluster } from '../../support/ads-fakes';
+import { build, deltaResponse, FakeClock, FakeTransport, sotwResponse, TEST_TYPES, testDecodeContext, type Packed, type TestCluster } from '../../support/ads-fakes';
 
 function setup(overrides: Partial<XdsClientOptions> = {}) {
   const clock = new FakeClock();
@@ -438,6 +438,148 @@ describe('XdsClient (SotW, fake transport)', () => {
     assert.ok(transport.closed);
     clock.advance(600_000);
     assert.equal(transport.calls.length, 1);
+  });
+});
+
+describe('XdsClient initial_fetch_timeout of named resources (fake clock)', () => {
+  const TEN_MINUTES = 600_000;
+
+  /** Starts a SotW client with the stream up and answers CDS and LDS. */
+  function startWith(clusters: Packed[], listeners: Packed[]) {
+    const env = setup();
+    env.client.start();
+    env.transport.setReady(true);
+    env.transport.sotw.respond(sotwResponse(CDS, 'c1', 'n-c1', clusters));
+    env.transport.sotw.respond(sotwResponse(LDS, 'l1', 'n-l1', listeners));
+    return env;
+  }
+
+  function statusOf(env: ReturnType<typeof setup>, typeUrl: string, name: string): string | undefined {
+    return env.client.resourceStatuses(typeUrl).find((r) => r.name === name)?.status;
+  }
+
+  it('EDS referenced with 0s never becomes absent: not ready after 10 minutes with the stream up, REQUESTED; ready once it arrives', () => {
+    const env = startWith([build.edsCluster('c1', undefined, 0)], []);
+    env.clock.advance(TEN_MINUTES);
+    assert.equal(env.store.current, undefined);
+    assert.equal(statusOf(env, EDS, 'c1'), 'REQUESTED');
+    assert.deepEqual(env.client.pendingDependencies, ["EDS 'c1'"]);
+    assert.deepEqual(env.clock.pending(), [], 'no timer left running');
+    env.transport.sotw.respond(sotwResponse(EDS, 'e1', 'n-e1', [build.endpoints('c1', '10.0.0.1:80')]));
+    assert.deepEqual([...current(env).endpoints.keys()], ['c1']);
+    env.client.stop();
+  });
+
+  it('EDS referenced with 5s is DOES_NOT_EXIST at 5 s: the snapshot has the cluster without endpoints', () => {
+    const env = startWith([build.edsCluster('c1', undefined, 5_000), build.staticCluster('s1')], []);
+    env.clock.advance(4_999);
+    assert.equal(env.store.current, undefined);
+    assert.equal(statusOf(env, EDS, 'c1'), 'REQUESTED');
+    env.clock.advance(1);
+    assert.equal(statusOf(env, EDS, 'c1'), 'DOES_NOT_EXIST');
+    assert.deepEqual([...current(env).clusters.keys()].sort(), ['c1', 's1']);
+    assert.equal(current(env).endpoints.size, 0);
+    // Arriving later still counts.
+    env.transport.sotw.respond(sotwResponse(EDS, 'e1', 'n-e1', [build.endpoints('c1', '10.0.0.1:80')]));
+    assert.equal(statusOf(env, EDS, 'c1'), 'ACKED');
+    assert.deepEqual([...current(env).endpoints.keys()], ['c1']);
+    env.client.stop();
+  });
+
+  it('RDS referenced with 0s never becomes absent; with 5s the listener is published without its routes at 5 s', () => {
+    const forever = startWith([build.staticCluster('s1')], [build.rdsListener('l1', ['r1'], 0)]);
+    forever.clock.advance(TEN_MINUTES);
+    assert.equal(forever.store.current, undefined);
+    assert.equal(statusOf(forever, RDS, 'r1'), 'REQUESTED');
+    forever.client.stop();
+
+    const five = startWith([build.staticCluster('s1')], [build.rdsListener('l1', ['r1'], 5_000)]);
+    five.clock.advance(4_999);
+    assert.equal(five.store.current, undefined);
+    five.clock.advance(1);
+    assert.equal(statusOf(five, RDS, 'r1'), 'DOES_NOT_EXIST');
+    assert.deepEqual([...current(five).listeners.keys()], ['l1']);
+    assert.equal(current(five).routes.size, 0);
+    five.client.stop();
+  });
+
+  it('a referrer that sets no timeout waits the default 15 s (RDS)', () => {
+    const env = startWith([], [build.listener('l1', ['r1'])]);
+    env.clock.advance(14_999);
+    assert.equal(env.store.current, undefined);
+    env.clock.advance(1);
+    assert.equal(statusOf(env, RDS, 'r1'), 'DOES_NOT_EXIST');
+    assert.deepEqual([...current(env).listeners.keys()], ['l1']);
+    env.client.stop();
+  });
+
+  it('several referrers: the longest wait wins and 0 beats any timeout; limits follow the referrers, counted from the first send', () => {
+    // c-forever (0s) and c-five (5s) share EDS 'svc': waits forever.
+    const env = startWith([build.edsCluster('c-forever', 'svc', 0), build.edsCluster('c-five', 'svc', 5_000)], []);
+    env.clock.advance(TEN_MINUTES);
+    assert.equal(env.store.current, undefined);
+    assert.equal(statusOf(env, EDS, 'svc'), 'REQUESTED');
+    // The 0s referrer goes away: 5 s since the first send have long passed, so 'svc' is given up on at once.
+    env.transport.sotw.respond(sotwResponse(CDS, 'c2', 'n-c2', [build.edsCluster('c-five', 'svc', 5_000)]));
+    env.clock.advance(0);
+    assert.equal(statusOf(env, EDS, 'svc'), 'DOES_NOT_EXIST');
+    assert.deepEqual([...current(env).clusters.keys()], ['c-five']);
+    env.client.stop();
+
+    // 5 s and 8 s: the longer, 8 s.
+    const two = startWith([build.edsCluster('a', 'svc', 5_000), build.edsCluster('b', 'svc', 8_000)], []);
+    two.clock.advance(7_999);
+    assert.equal(statusOf(two, EDS, 'svc'), 'REQUESTED');
+    two.clock.advance(1);
+    assert.equal(statusOf(two, EDS, 'svc'), 'DOES_NOT_EXIST');
+    assert.deepEqual([...current(two).clusters.keys()].sort(), ['a', 'b']);
+    two.client.stop();
+  });
+
+  it('does not run while the stream is down and starts afresh with the next stream', () => {
+    const env = startWith([build.edsCluster('c1', undefined, 5_000)], []);
+    env.clock.advance(3_000);
+    // A healthy close (after responses): reconnect at once; the wait restarts with the new stream.
+    env.transport.sotw.close(0, 'max connection age');
+    env.clock.advance(4_999);
+    assert.equal(statusOf(env, EDS, 'c1'), 'REQUESTED');
+    // Connectivity lost before any response on this stream: no timer at all, however long.
+    env.transport.setReady(false);
+    env.transport.sotw.close(14, 'unavailable');
+    env.clock.advance(TEN_MINUTES);
+    assert.equal(statusOf(env, EDS, 'c1'), 'REQUESTED');
+    assert.equal(env.store.current, undefined);
+    env.transport.setReady(true);
+    env.clock.advance(4_999);
+    assert.equal(statusOf(env, EDS, 'c1'), 'REQUESTED');
+    env.clock.advance(1);
+    assert.equal(statusOf(env, EDS, 'c1'), 'DOES_NOT_EXIST');
+    assert.ok(current(env).clusters.has('c1'));
+    env.client.stop();
+  });
+
+  it('a rejected EDS without a last good value is absent even with 0s (Envoy: onConfigUpdateFailed lets warming finish)', () => {
+    const env = startWith([build.edsCluster('c1', undefined, 0)], []);
+    env.transport.sotw.respond(sotwResponse(EDS, 'e1', 'n-e1', [build.endpoints('c1', '10.0.0.1:80'), build.endpoints('c1', '10.0.0.2:80')]));
+    assert.match(last(sotwRequests(env.transport, EDS)).error_detail?.message ?? '', /appears 2 times/);
+    assert.equal(statusOf(env, EDS, 'c1'), 'NACKED');
+    assert.ok(current(env).clusters.has('c1'));
+    assert.equal(current(env).endpoints.size, 0);
+    env.client.stop();
+  });
+
+  it('delta: a 0s EDS waits forever, and removed_resources makes it absent at once', () => {
+    const env = setup({ delta: true });
+    env.client.start();
+    env.transport.setReady(true);
+    env.transport.delta.respond(deltaResponse(CDS, 'd1', [{ name: 'c1', version: 'v1', any: build.edsCluster('c1', undefined, 0) }]));
+    env.transport.delta.respond(deltaResponse(LDS, 'd2', []));
+    env.clock.advance(TEN_MINUTES);
+    assert.equal(env.store.current, undefined);
+    env.transport.delta.respond(deltaResponse(EDS, 'd3', [], ['c1']));
+    assert.equal(statusOf(env, EDS, 'c1'), 'DOES_NOT_EXIST');
+    assert.equal(current(env).endpoints.size, 0);
+    env.client.stop();
   });
 });
 
