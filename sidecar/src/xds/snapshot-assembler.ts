@@ -24,8 +24,9 @@ export interface DynamicResourceView {
   /** The last good value of one resource, or undefined. */
   value(typeUrl: string, name: string): unknown;
   /**
-   * A named resource's state: `value`; `absent` once it does not exist, was rejected without a last good value,
-   * or its initial fetch timed out; else `pending` (blocks publication).
+   * A named resource's state: `value`; `absent` once it does not exist (delta removal, or its referrers'
+   * `initial_fetch_timeout` expired) or was rejected without a last good value; else `pending` (blocks publication,
+   * for ever when every referrer waits forever, as istiod's 0s asks).
    */
   resolution(typeUrl: string, name: string): Resolution;
   /** For a wildcard type: its first response arrived or its initial fetch timed out. */
