@@ -32,9 +32,11 @@ export interface ConnectionHandle {
 }
 
 /**
- * Implemented by proxy/, called by listener/ once per accepted connection. The socket is paused, with any bytes
- * read for sniffing unshifted back; from the call on, the handler owns reading and writing. The listener keeps the
- * socket only to count it, drain it and destroy it at a drain deadline.
+ * Implemented by proxy/, called by listener/ once per accepted connection. The socket is paused (`pause()`), with
+ * any bytes read for sniffing unshifted back; from the call on, the handler owns reading and writing. Because it is
+ * explicitly paused, adding a 'data' listener does not resume it: after `http.Server#emit('connection', socket)` call
+ * `socket.resume()` (http2 sessions, `pipe()` and TLSSocket read the buffered bytes themselves). The listener keeps
+ * the socket only to count it, drain it and destroy it at a drain deadline; a throwing handler gets the socket destroyed.
  */
 export interface ConnectionHandlers {
   /** A connection whose filter chain ends in an HTTP connection manager, after TLS termination if any, with the detected codec. */
