@@ -1,0 +1,97 @@
+// Owns every UpstreamCluster: applies config snapshots by diff, hands clusters to the proxy, closes pools at shutdown.
+
+import type { ConfigSnapshot } from '../config/config-snapshot';
+import type { ClusterConfig } from '../config/cluster-config';
+import type { EndpointConfig } from '../config/endpoint-config';
+import { systemClock, type Clock } from '../core/clock';
+import { silentLogger, type Logger } from '../observability/logger';
+import { systemDnsResolver, type DnsResolver } from './dns-discovery';
+import type { RandomSource } from './lb/balancer';
+import { UpstreamCluster, type UpstreamClusterDeps } from './upstream-cluster';
+
+export interface ClusterManagerOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Uniform in [0, 1); default Math.random. Seeds balancers and P2C/random picks. */
+  random?: () => number;
+  /** STRICT_DNS / LOGICAL_DNS lookups; default `dns.lookup({ all: true })` with the cluster's family policy. */
+  dnsResolver?: DnsResolver;
+}
+
+/**
+ * The upstream side of the config (ARCHITECTURE "Config" flow). `apply()` diffs by object identity: an
+ * unchanged cluster (same ClusterConfig object and same EDS assignment object) is not touched; a changed one
+ * is updated in place (the proxy's references stay valid, hosts are reused by address so pools, counters and
+ * flags survive); a new one is created; a removed one stops its timers and drains its pools in the background.
+ * Cost: O(clusters) identity checks per snapshot plus the work of the clusters that changed.
+ */
+export class ClusterManager {
+  private readonly byName = new Map<string, UpstreamCluster>();
+  private readonly endpointsOf = new Map<string, EndpointConfig | undefined>();
+  private readonly draining = new Set<Promise<void>>();
+  private readonly deps: UpstreamClusterDeps;
+  private closed = false;
+
+  constructor(options: ClusterManagerOptions = {}) {
+    const random: RandomSource = options.random ?? Math.random;
+    this.deps = {
+      clock: options.clock ?? systemClock,
+      logger: options.logger ?? silentLogger(),
+      random,
+      dnsResolver: options.dnsResolver ?? systemDnsResolver,
+    };
+  }
+
+  /** Applies `snapshot` by diff. Never throws: a cluster that fails to build is logged and left out (or kept as it was). */
+  apply(snapshot: ConfigSnapshot): void {
+    if (this.closed) return;
+    for (const [name, config] of snapshot.clusters) {
+      const endpoints = endpointsFor(snapshot, config);
+      const existing = this.byName.get(name);
+      try {
+        if (existing === undefined) {
+          this.byName.set(name, new UpstreamCluster(config, endpoints, this.deps));
+        } else if (existing.config !== config || this.endpointsOf.get(name) !== endpoints) {
+          existing.update(config, endpoints);
+        }
+        this.endpointsOf.set(name, endpoints);
+      } catch (error) {
+        this.deps.logger.error({ cluster: name, err: (error as Error).message }, 'cannot apply cluster config; keeping the previous state');
+      }
+    }
+    for (const [name, cluster] of this.byName) {
+      if (snapshot.clusters.has(name)) continue;
+      this.byName.delete(name);
+      this.endpointsOf.delete(name);
+      this.track(cluster.close());
+    }
+  }
+
+  get(name: string): UpstreamCluster | undefined {
+    return this.byName.get(name);
+  }
+
+  clusters(): Iterable<UpstreamCluster> {
+    return this.byName.values();
+  }
+
+  /** Closes every cluster's pools gracefully (in-flight exchanges finish) and waits for removed clusters still draining. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const clusters = [...this.byName.values()];
+    this.byName.clear();
+    this.endpointsOf.clear();
+    await Promise.all([...clusters.map((c) => c.close()), ...this.draining]);
+  }
+
+  private track(closing: Promise<void>): void {
+    this.draining.add(closing);
+    void closing.finally(() => this.draining.delete(closing));
+  }
+}
+
+/** EDS assignments live under the cluster's EDS service name (or its own name). */
+function endpointsFor(snapshot: ConfigSnapshot, config: ClusterConfig): EndpointConfig | undefined {
+  if (config.discoveryType !== 'EDS') return undefined;
+  return snapshot.endpoints.get(config.edsServiceName ?? config.name);
+}
