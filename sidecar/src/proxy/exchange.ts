@@ -1,0 +1,510 @@
+// One HTTP request through the proxy: route -> cluster -> breaker -> pick -> attempt -> stream back, with
+// retries, timeouts, header hygiene and local replies. The per-request state machine of the router filter.
+
+import type * as http from 'node:http';
+import { Errors, type ErrorKind } from '../core/errors';
+import type { HttpConnectionManagerConfig } from '../config/listener-config';
+import type { DownstreamConnectionInfo } from '../listener/connection-handlers';
+import type { CompiledRoute } from '../router/compiled-route';
+import type { HeaderVars } from '../router/header-formatter';
+import { ObjectHeaderMap, type HeaderObject } from '../router/header-map';
+import type { RouteRequest } from '../router/route-request';
+import type { Host } from '../upstream/host';
+import type { UpstreamCluster } from '../upstream/upstream-cluster';
+import type { Downstream } from './downstream';
+import { appendViaOrDetectLoop, applyForwardingHeaders, cleanResponseHeaders, stripHopByHop } from './header-hygiene';
+import { sendLocalReply } from './local-reply';
+import type { ProxyRuntime } from './proxy-runtime';
+import { compileRetryPolicy, RetryState, type AttemptOutcome } from './retry-state';
+import { Http1Attempt, Http2Attempt, type AttemptCallbacks, type UpstreamAttempt, type UpstreamRequestHead } from './upstream-attempt';
+
+/** What the exchange needs from the proxy that owns it (shared, long-lived). */
+export interface ExchangeEnvironment {
+  readonly clusters: { get(name: string): UpstreamCluster | undefined };
+  /** [0, 1) for weighted clusters; injectable for tests. */
+  readonly random: () => number;
+  /** Bytes of request body kept for retries; beyond it a request is not retried (Envoy's buffer limit, 1 MiB default). */
+  readonly retryBufferLimitBytes: number;
+  /** Token this listener adds to `via` for loop detection. */
+  viaToken(listenerName: string): string;
+  onExchangeDone(exchange: Exchange): void;
+}
+
+const NO_TRAILERS = undefined;
+
+/**
+ * The exchange state machine. One object per request with a fixed shape; it is its own attempt callback target
+ * (no per-event closures beyond node's listener registration). Timers: one route deadline per request and one
+ * per-try deadline per attempt.
+ */
+export class Exchange implements AttemptCallbacks {
+  private route: CompiledRoute | undefined;
+  private cluster: UpstreamCluster | undefined;
+  private readonly request: RouteRequest;
+  private readonly isGrpc: boolean;
+  private upstreamHead: UpstreamRequestHead | undefined;
+  private attempt: UpstreamAttempt | undefined;
+  private attemptCount = 0;
+  private triedHosts: Set<Host> | undefined;
+  private retry: RetryState | undefined;
+  private bodyChunks: Buffer[] | undefined;
+  private bufferedBytes = 0;
+  private bodyReplayable = false;
+  private requestComplete = false;
+  private requestAcquired = false;
+  /** The retry circuit-breaker slot: taken when a retry is scheduled, held by that retry's attempt until it ends. */
+  private retrySlot: UpstreamAttempt | 'pending' | undefined;
+  private routeTimer: NodeJS.Timeout | undefined;
+  private tryTimer: NodeJS.Timeout | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private timeoutMs = 0;
+  private finished = false;
+  private responseForwarded = false;
+  private lastFailure: { kind: ErrorKind } | undefined;
+  readonly startedAt = Date.now();
+
+  constructor(
+    private readonly env: ExchangeEnvironment,
+    private readonly runtime: ProxyRuntime,
+    private readonly downstream: Downstream,
+    private readonly info: DownstreamConnectionInfo,
+    private readonly hcm: HttpConnectionManagerConfig,
+  ) {
+    const headers = downstream.headers;
+    const contentType = headers['content-type'];
+    this.isGrpc = contentType !== undefined && contentType.startsWith('application/grpc');
+    this.request = {
+      authority: downstream.authority,
+      path: downstream.path,
+      method: downstream.method,
+      headers: new ObjectHeaderMap(headers as HeaderObject),
+      isGrpc: this.isGrpc,
+      scheme: downstream.scheme,
+    };
+  }
+
+  /** Routes the request and starts the first attempt (or answers locally). */
+  start(): void {
+    this.downstream.onAbort(() => this.onDownstreamAbort());
+    const table = this.runtime.routeTable(this.hcm);
+    const match = table?.match(this.request);
+    if (match === undefined) {
+      this.localReply(Errors.noRoute);
+      return;
+    }
+    const route = match.route;
+    this.route = route;
+    if (route.action.kind === 'direct_response') {
+      const { status, body } = route.directResponse();
+      this.respondDirect(status, body, undefined);
+      return;
+    }
+    if (route.action.kind === 'redirect') {
+      const { status, location } = route.redirect(this.request);
+      this.respondDirect(status, '', location);
+      return;
+    }
+    const headers = this.downstream.headers;
+    if (!appendViaOrDetectLoop(headers, this.env.viaToken(this.info.listenerName))) {
+      this.localReply(Errors.loopDetected);
+      return;
+    }
+    const clusterName = route.selectCluster(this.request, this.env.random());
+    const cluster = clusterName === undefined ? undefined : this.env.clusters.get(clusterName);
+    if (cluster === undefined) {
+      this.localReply(Errors.noCluster);
+      return;
+    }
+    this.cluster = cluster;
+    if (!cluster.breaker.tryAcquireRequest()) {
+      this.localReply(Errors.overflow);
+      return;
+    }
+    this.requestAcquired = true;
+
+    // Upstream request head: hygiene, forwarding headers, route header mutations, rewrites.
+    const upgrade = headers['upgrade'] !== undefined;
+    stripHopByHop(headers, upgrade);
+    applyForwardingHeaders(headers, this.hcm, { remoteAddress: this.info.remoteAddress, scheme: this.downstream.scheme });
+    const timeoutMs = route.effectiveTimeoutMs(this.request);
+    this.timeoutMs = timeoutMs;
+    if (timeoutMs > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(timeoutMs);
+    route.applyRequestHeaders(this.request.headers, this.headerVars(null));
+    const policy = route.retryPolicy;
+    if (policy !== null) {
+      this.retry = new RetryState(compileRetryPolicy(policy), {
+        retryOn: firstValue(headers['x-envoy-retry-on']),
+        grpcRetryOn: firstValue(headers['x-envoy-retry-grpc-on']),
+        maxRetries: firstValue(headers['x-envoy-max-retries']),
+        retriableStatusCodes: firstValue(headers['x-envoy-retriable-status-codes']),
+      });
+      if (this.retry.remaining > 0 && this.downstream.hasBody) {
+        this.bodyChunks = [];
+        this.bodyReplayable = true;
+      }
+    }
+    const authority = route.hostRewrite(this.request) ?? this.downstream.authority;
+    this.upstreamHead = {
+      method: this.downstream.method,
+      path: route.rewritePath(this.downstream.path),
+      authority,
+      scheme: this.downstream.scheme,
+      headers: headers as http.OutgoingHttpHeaders,
+      hasBody: this.downstream.hasBody,
+    };
+
+    if (this.downstream.hasBody) {
+      const body = this.downstream.body;
+      body.on('data', (chunk: Buffer) => this.onRequestData(chunk));
+      body.on('end', () => this.onRequestEnd());
+    } else {
+      this.requestComplete = true;
+      this.armRouteTimer();
+    }
+    this.startAttempt();
+  }
+
+  // === downstream request body ===
+
+  private onRequestData(chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.bodyChunks !== undefined) {
+      this.bufferedBytes += chunk.length;
+      if (this.bufferedBytes > this.env.retryBufferLimitBytes) {
+        // Over the buffer limit: the body can no longer be replayed, so no further retries (Envoy:
+        // retry_or_shadow_abandoned).
+        this.bodyChunks = undefined;
+        this.bodyReplayable = false;
+      } else {
+        this.bodyChunks.push(chunk);
+      }
+    }
+    const attempt = this.attempt;
+    if (attempt === undefined) {
+      // Between attempts (back-off): hold the body until the next attempt takes it.
+      this.downstream.body.pause();
+      return;
+    }
+    if (!attempt.write(chunk)) {
+      this.downstream.body.pause();
+      attempt.onDrain(() => this.downstream.body.resume());
+    }
+  }
+
+  private onRequestEnd(): void {
+    if (this.finished) return;
+    this.requestComplete = true;
+    this.attempt?.end();
+    this.armRouteTimer();
+  }
+
+  /** Envoy's route timeout runs from the end of the downstream request to the end of the upstream response. */
+  private armRouteTimer(): void {
+    if (this.timeoutMs <= 0 || this.routeTimer !== undefined || this.finished) return;
+    this.routeTimer = setTimeout(onRouteTimeout, this.timeoutMs, this);
+  }
+
+  // === attempts ===
+
+  private startAttempt(): void {
+    const cluster = this.cluster;
+    const head = this.upstreamHead;
+    if (cluster === undefined || head === undefined || this.finished) return;
+    const policy = this.retry?.policy;
+    const host = cluster.pick({
+      exclude: policy?.avoidPreviousHosts === true ? this.triedHosts : undefined,
+      maxSelectionAttempts: policy?.hostSelectionRetryMaxAttempts ?? 1,
+      originalDst: this.info.originalDst,
+    });
+    if (host === undefined) {
+      this.finishWithError(Errors.noHealthyHost);
+      return;
+    }
+    this.attemptCount += 1;
+    if (policy?.avoidPreviousHosts === true) (this.triedHosts ??= new Set()).add(host);
+    host.activeRequests += 1;
+    const protocol = cluster.upstreamProtocol(this.downstream.protocol);
+    const attemptHead: UpstreamRequestHead = this.attemptCount === 1 ? head : { ...head, headers: { ...head.headers } };
+    let attempt: UpstreamAttempt;
+    try {
+      attempt = protocol === 'http2' ? new Http2Attempt(host, this, attemptHead) : new Http1Attempt(host, this, attemptHead);
+    } catch (error) {
+      host.activeRequests -= 1;
+      this.onAttemptSetupError(error as Error);
+      return;
+    }
+    this.attempt = attempt;
+    if (this.retrySlot === 'pending') this.retrySlot = attempt;
+    if (this.downstream.hasBody) {
+      if (this.attemptCount > 1 && this.bodyChunks !== undefined) {
+        for (const chunk of this.bodyChunks) attempt.write(chunk);
+      }
+      if (this.requestComplete) attempt.end();
+      else this.downstream.body.resume();
+    }
+    const perTry = policy?.perTryTimeoutMs ?? null;
+    // A per-try timeout at or above the route timeout is ignored (Envoy FilterUtility::finalTimeout).
+    if (perTry !== null && perTry > 0 && (this.timeoutMs === 0 || perTry < this.timeoutMs)) {
+      this.tryTimer = setTimeout(onPerTryTimeout, perTry, this, attempt);
+    }
+  }
+
+  private onAttemptSetupError(error: Error): void {
+    this.lastFailure = { kind: Errors.connectFailure };
+    if (!this.maybeRetry({ kind: 'connect_failure' })) this.finishWithError(Errors.connectFailure, error);
+  }
+
+  private endAttempt(attempt: UpstreamAttempt): void {
+    if (this.attempt === attempt) this.attempt = undefined;
+    attempt.host.activeRequests -= 1;
+    if (this.tryTimer !== undefined) {
+      clearTimeout(this.tryTimer);
+      this.tryTimer = undefined;
+    }
+    if (this.retrySlot === attempt) this.releaseRetrySlot();
+  }
+
+  private releaseRetrySlot(): void {
+    if (this.retrySlot === undefined) return;
+    this.retrySlot = undefined;
+    this.cluster?.breaker.releaseRetry();
+  }
+
+  /** True when a retry was scheduled for this outcome. */
+  private maybeRetry(outcome: AttemptOutcome): boolean {
+    return this.maybeRetryKeepingSlot(outcome, false);
+  }
+
+  /** `haveSlot`: the caller already holds a retry breaker slot and hands it to the next attempt. */
+  private maybeRetryKeepingSlot(outcome: AttemptOutcome, haveSlot: boolean): boolean {
+    const retry = this.retry;
+    if (retry === undefined || this.responseForwarded || this.downstream.headersSent) return false;
+    if (this.downstream.hasBody && !this.bodyReplayable) return false;
+    if (!retry.takeRetry(outcome)) return false;
+    const cluster = this.cluster;
+    if (cluster === undefined) return false;
+    // Retry overflow (max_retries / retry budget): no retry, the last outcome goes downstream (Envoy: upstream_rq_retry_overflow).
+    if (!haveSlot && !cluster.breaker.tryAcquireRetry()) return false;
+    this.retrySlot = 'pending';
+    this.backoffTimer = setTimeout(onBackoffDone, retry.nextBackoffMs(), this);
+    return true;
+  }
+
+  /** Called by the back-off timer. */
+  retryNow(): void {
+    this.backoffTimer = undefined;
+    if (this.finished) return;
+    this.startAttempt();
+  }
+
+  onUpstreamHeaders(attempt: UpstreamAttempt, status: number, headers: http.IncomingHttpHeaders, endStream: boolean): void {
+    if (attempt !== this.attempt || this.finished) return;
+    const grpcStatusHeader = headers['grpc-status'];
+    const grpcStatus = typeof grpcStatusHeader === 'string' ? Number(grpcStatusHeader) : undefined;
+    if (this.retry !== undefined && (status >= 400 || (grpcStatus !== undefined && grpcStatus !== 0))) {
+      const outcome: AttemptOutcome = { kind: 'response', status, grpcStatus };
+      if (this.retry.wouldRetry(outcome)) {
+        // Envoy discards a retriable response and tries again while retries remain; the last one goes downstream.
+        const holder = this.retrySlot === attempt;
+        if (holder) this.retrySlot = undefined; // hand the slot over instead of releasing and re-taking it
+        if (this.maybeRetryKeepingSlot(outcome, holder)) {
+          attempt.abort();
+          this.endAttempt(attempt);
+          return;
+        }
+        if (holder) this.retrySlot = attempt;
+      }
+    }
+    this.responseForwarded = true;
+    const route = this.route;
+    const out = headers as http.OutgoingHttpHeaders;
+    cleanResponseHeaders(out, status === 101);
+    if (route !== undefined) route.applyResponseHeaders(new ObjectHeaderMap(out as HeaderObject), this.headerVars(attempt.host));
+    const contentType = out['content-type'];
+    const trailersExpected = (typeof contentType === 'string' && contentType.startsWith('application/grpc')) || out['trailer'] !== undefined;
+    this.downstream.respond(status, out, endStream, trailersExpected);
+    if (endStream) this.completeResponse(attempt);
+  }
+
+  onUpstreamData(attempt: UpstreamAttempt, chunk: Buffer): void {
+    if (attempt !== this.attempt || this.finished) return;
+    if (!this.downstream.write(chunk)) {
+      attempt.pause();
+      this.downstream.onDrain(() => attempt.resume());
+    }
+  }
+
+  onUpstreamEnd(attempt: UpstreamAttempt, trailers: http.IncomingHttpHeaders | undefined): void {
+    if (attempt !== this.attempt || this.finished) return;
+    this.downstream.end(trailers === undefined ? NO_TRAILERS : (trailers as http.OutgoingHttpHeaders));
+    this.completeResponse(attempt);
+  }
+
+  onUpstreamFailure(attempt: UpstreamAttempt, outcome: AttemptOutcome, error: Error): void {
+    if (attempt !== this.attempt || this.finished) return;
+    this.endAttempt(attempt);
+    if (this.responseForwarded) {
+      // Mid-response failure: nothing can be retried; the client sees a reset, as with Envoy.
+      this.downstream.reset();
+      this.finish();
+      return;
+    }
+    // A reused keep-alive connection the server had already closed: the request never reached it. Retry once on a
+    // fresh connection when that is safe (idempotent, no body), as HTTP clients do for this race.
+    if (outcome.kind === 'reset' && attempt.reusedConnection && !this.downstream.hasBody && IDEMPOTENT.has(this.downstream.method) && this.attemptCount < 8) {
+      this.startAttempt();
+      return;
+    }
+    const kind = errorKindFor(outcome);
+    this.lastFailure = { kind };
+    if (!this.maybeRetry(outcome)) this.finishWithError(kind, error);
+  }
+
+  /** The per-try timer fired for `attempt`. */
+  perTryTimedOut(attempt: UpstreamAttempt): void {
+    this.tryTimer = undefined;
+    if (attempt !== this.attempt || this.finished) return;
+    attempt.abort();
+    this.endAttempt(attempt);
+    if (this.responseForwarded) {
+      this.downstream.reset();
+      this.finish();
+      return;
+    }
+    this.lastFailure = { kind: Errors.perTryTimeout };
+    if (!this.maybeRetry({ kind: 'per_try_timeout' })) this.finishWithError(Errors.perTryTimeout);
+  }
+
+  /** The route timer fired: 504 UT before the response started, a reset after. */
+  routeTimedOut(): void {
+    this.routeTimer = undefined;
+    if (this.finished) return;
+    const attempt = this.attempt;
+    if (attempt !== undefined) {
+      attempt.abort();
+      this.endAttempt(attempt);
+    }
+    this.finishWithError(Errors.upstreamTimeout);
+  }
+
+  private onDownstreamAbort(): void {
+    if (this.finished) return;
+    const attempt = this.attempt;
+    if (attempt !== undefined) {
+      attempt.abort();
+      this.endAttempt(attempt);
+    }
+    this.finish();
+  }
+
+  private completeResponse(attempt: UpstreamAttempt): void {
+    this.endAttempt(attempt);
+    this.finish();
+  }
+
+  // === local answers ===
+
+  private respondDirect(status: number, body: string, location: string | undefined): void {
+    const headers: http.OutgoingHttpHeaders = {};
+    if (location !== undefined) headers['location'] = location;
+    if (body !== '') headers['content-type'] = 'text/plain';
+    headers['content-length'] = Buffer.byteLength(body);
+    const route = this.route;
+    if (route !== undefined) route.applyResponseHeaders(new ObjectHeaderMap(headers as HeaderObject), this.headerVars(null));
+    if (body === '') {
+      this.downstream.respond(status, headers, true, false);
+    } else {
+      this.downstream.respond(status, headers, false, false);
+      this.downstream.write(Buffer.from(body));
+      this.downstream.end(undefined);
+    }
+    this.finish();
+    this.drainRequestBody();
+  }
+
+  private localReply(kind: ErrorKind): void {
+    sendLocalReply(this.downstream, kind, this.isGrpc);
+    this.finish();
+    this.drainRequestBody();
+  }
+
+  private finishWithError(kind: ErrorKind, _cause?: Error): void {
+    if (this.finished) return;
+    sendLocalReply(this.downstream, kind, this.isGrpc);
+    this.finish();
+    this.drainRequestBody();
+  }
+
+  /** Reads and discards a request body nobody will take, so the HTTP/1.1 connection can be reused. */
+  private drainRequestBody(): void {
+    if (this.downstream.hasBody && !this.requestComplete) this.downstream.body.resume();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.routeTimer !== undefined) clearTimeout(this.routeTimer);
+    if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    this.routeTimer = this.tryTimer = this.backoffTimer = undefined;
+    if (this.requestAcquired) {
+      this.cluster?.breaker.releaseRequest();
+      this.requestAcquired = false;
+    }
+    this.releaseRetrySlot();
+    this.bodyChunks = undefined;
+    this.env.onExchangeDone(this);
+  }
+
+  private headerVars(upstreamHost: Host | null): HeaderVars {
+    return {
+      request: this.request,
+      downstreamRemoteIp: this.info.remoteAddress,
+      downstreamRemotePort: this.info.remotePort,
+      downstreamLocalIp: this.info.localAddress,
+      downstreamLocalPort: this.info.localPort,
+      upstreamHost: upstreamHost === null ? null : upstreamHost.key,
+      protocol: this.downstream.protocol === 'http2' ? 'HTTP/2' : 'HTTP/1.1',
+      startTimeMs: this.startedAt,
+    };
+  }
+
+  /** For the access log and tests: the last failure kind seen, if any. */
+  get failure(): ErrorKind | undefined {
+    return this.lastFailure?.kind;
+  }
+}
+
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function errorKindFor(outcome: AttemptOutcome): ErrorKind {
+  switch (outcome.kind) {
+    case 'connect_failure':
+      return Errors.connectFailure;
+    case 'per_try_timeout':
+      return Errors.perTryTimeout;
+    case 'overflow':
+      return Errors.overflow;
+    case 'refused_stream':
+    case 'reset':
+    case 'response':
+      return Errors.upstreamReset;
+  }
+}
+
+// Module-level timer handlers (hot-path habit: no per-request closures for timers).
+function onRouteTimeout(exchange: Exchange): void {
+  exchange.routeTimedOut();
+}
+
+function onPerTryTimeout(exchange: Exchange, attempt: UpstreamAttempt): void {
+  exchange.perTryTimedOut(attempt);
+}
+
+function onBackoffDone(exchange: Exchange): void {
+  exchange.retryNow();
+}

@@ -1,0 +1,88 @@
+// Request and response header hygiene of the HTTP connection manager: hop-by-hop headers, x-forwarded-*,
+// x-request-id, via-based loop detection (conn_manager_utility.cc in Envoy).
+
+import { randomUUID } from 'node:crypto';
+import type * as http from 'node:http';
+import type { HttpConnectionManagerConfig } from '../config/listener-config';
+
+/** RFC 9110 §7.6.1 connection-specific headers, plus the HTTP/2-forbidden ones; never forwarded. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'te',
+]);
+
+/** Removes hop-by-hop headers (and those the Connection header names) in place. `te: trailers` survives, as in Envoy. */
+export function stripHopByHop(headers: http.IncomingHttpHeaders | http.OutgoingHttpHeaders, keepUpgrade: boolean): void {
+  const connection = headers['connection'];
+  if (connection !== undefined) {
+    for (const token of String(connection).split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '' && !(keepUpgrade && name === 'upgrade')) delete headers[name];
+    }
+  }
+  const te = headers['te'];
+  for (const name of HOP_BY_HOP) {
+    if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue;
+    if (headers[name] !== undefined) delete headers[name];
+  }
+  if (te !== undefined && String(te).split(',').some((t) => t.trim().toLowerCase() === 'trailers')) headers['te'] = 'trailers';
+}
+
+/** What the forwarding headers depend on. */
+export interface ForwardingFacts {
+  readonly remoteAddress: string;
+  readonly scheme: string;
+}
+
+/**
+ * x-forwarded-for / x-forwarded-proto / x-request-id as Envoy's HCM: with `use_remote_address` the remote address
+ * is appended to XFF (unless `skip_xff_append`) and x-forwarded-proto is set to the real scheme; without it, XFF is
+ * left as is and x-forwarded-proto is set only when absent. x-request-id is generated when absent (and
+ * `generate_request_id`), and replaced at the edge unless `preserve_external_request_id`.
+ */
+export function applyForwardingHeaders(headers: http.IncomingHttpHeaders, hcm: HttpConnectionManagerConfig, facts: ForwardingFacts): void {
+  if (hcm.useRemoteAddress) {
+    if (!hcm.skipXffAppend) {
+      const xff = headers['x-forwarded-for'];
+      headers['x-forwarded-for'] = xff === undefined || xff === '' ? facts.remoteAddress : `${xff}, ${facts.remoteAddress}`;
+    }
+    headers['x-forwarded-proto'] = facts.scheme;
+  } else if (headers['x-forwarded-proto'] === undefined) {
+    headers['x-forwarded-proto'] = facts.scheme;
+  }
+  if (hcm.generateRequestId) {
+    const edgeReplaces = hcm.useRemoteAddress && !hcm.preserveExternalRequestId;
+    if (headers['x-request-id'] === undefined || edgeReplaces) headers['x-request-id'] = randomUUID();
+  }
+}
+
+/**
+ * Loop detection: each listener adds its own `via` token; a request that already carries this listener's token
+ * has come back to it (a route or cluster pointing at meshlet itself) and is refused with 508.
+ * Returns false for a loop.
+ */
+export function appendViaOrDetectLoop(headers: http.IncomingHttpHeaders, token: string): boolean {
+  const via = headers['via'];
+  if (via !== undefined) {
+    for (const part of String(via).split(',')) {
+      if (part.trim() === token) return false;
+    }
+    headers['via'] = `${via}, ${token}`;
+  } else {
+    headers['via'] = token;
+  }
+  return true;
+}
+
+/** Cleans an upstream response's headers for the downstream response, in place. */
+export function cleanResponseHeaders(headers: http.IncomingHttpHeaders | http.OutgoingHttpHeaders, keepUpgrade: boolean): void {
+  stripHopByHop(headers, keepUpgrade);
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' pseudo-header from HTTP/2 */) delete headers[name];
+  }
+}

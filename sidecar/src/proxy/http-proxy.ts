@@ -1,0 +1,194 @@
+// Serves the connections listeners hand over: HTTP/1.1 and HTTP/2 through node's servers into Exchanges, and
+// tcp_proxy connections into TcpProxySessions. Implements listener/'s ConnectionHandlers.
+
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import { Errors } from '../core/errors';
+import type { HttpConnectionManagerConfig, TcpProxyConfig } from '../config/listener-config';
+import type { ConnectionHandle, ConnectionHandlers, DownstreamConnectionInfo } from '../listener/connection-handlers';
+import type { Logger } from '../observability/logger';
+import type { UpstreamCluster } from '../upstream/upstream-cluster';
+import { Http1Downstream, Http2Downstream, type Downstream } from './downstream';
+import { Exchange, type ExchangeEnvironment } from './exchange';
+import { sendLocalReply } from './local-reply';
+import type { ProxyRuntime } from './proxy-runtime';
+import { TcpProxySession } from './tcp-proxy-session';
+
+export interface HttpProxyOptions {
+  /** The runtime in force; read once per request. undefined before the first complete config. */
+  readonly runtime: () => ProxyRuntime | undefined;
+  readonly clusters: { get(name: string): UpstreamCluster | undefined };
+  readonly logger: Logger;
+  /** Node id, for the `via` token of loop detection. */
+  readonly nodeId: string;
+  readonly random?: () => number;
+  readonly retryBufferLimitBytes?: number;
+}
+
+const CONNECTION = Symbol('meshlet.connection');
+
+/** Per-connection state: what the listener told us, and how to drain. */
+class ConnectionContext implements ConnectionHandle {
+  activeRequests = 0;
+  draining = false;
+  session: http2.ServerHttp2Session | undefined;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly info: DownstreamConnectionInfo,
+    readonly hcm: HttpConnectionManagerConfig,
+    readonly scheme: string,
+  ) {}
+
+  /** HTTP/1.1: close when idle, else `connection: close` on the current response; HTTP/2: GOAWAY. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    if (this.session !== undefined) {
+      if (!this.session.closed && !this.session.destroyed) this.session.close();
+      return;
+    }
+    if (this.activeRequests === 0) this.socket.end();
+  }
+}
+
+type SocketWithContext = net.Socket & { [CONNECTION]?: ConnectionContext };
+
+/**
+ * The proxy's connection handlers. One `http.Server` and one `http2.Http2Server` (never listening: connections
+ * are injected with `emit('connection')`) serve every HTTP connection; the per-connection context rides on the
+ * socket. Hot path: one Downstream adapter and one Exchange per request, no per-request closures here.
+ */
+export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly viaTokens = new Map<string, string>();
+  readonly clusters: { get(name: string): UpstreamCluster | undefined };
+  readonly random: () => number;
+  readonly retryBufferLimitBytes: number;
+  private readonly tcpSessions = new Set<TcpProxySession>();
+  /** Requests in flight (for drain and tests). */
+  activeExchanges = 0;
+
+  constructor(private readonly options: HttpProxyOptions) {
+    this.clusters = options.clusters;
+    this.random = options.random ?? Math.random;
+    this.retryBufferLimitBytes = options.retryBufferLimitBytes ?? 1024 * 1024;
+    // Envoy's max_request_headers_kb default is 60 KiB; node's default is 16 KiB.
+    this.h1 = http.createServer({ maxHeaderSize: 60 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 3_600_000 }, (req, res) => this.onHttp1Request(req, res));
+    this.h1.on('clientError', onClientError);
+    this.h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+      // Upgrades (WebSocket) need a raw pipe; refused until the upgrade path lands (Envoy answers 403 for
+      // upgrades that no upgrade_config enables).
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      void req;
+    });
+    this.h2 = http2.createServer({ settings: { enablePush: false }, maxSessionMemory: 64 });
+    this.h2.on('session', (session: http2.ServerHttp2Session) => {
+      const socket = session.socket as SocketWithContext;
+      const context = socket[CONNECTION];
+      if (context !== undefined) context.session = session;
+      session.on('error', () => undefined);
+    });
+    this.h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number) => this.onHttp2Stream(stream, headers, flags));
+  }
+
+  // === ConnectionHandlers ===
+
+  http(socket: net.Socket | tls.TLSSocket, info: DownstreamConnectionInfo, hcm: HttpConnectionManagerConfig, codec: 'http1' | 'http2'): ConnectionHandle {
+    const context = new ConnectionContext(socket, info, hcm, info.tlsTerminated ? 'https' : 'http');
+    (socket as SocketWithContext)[CONNECTION] = context;
+    if (codec === 'http2') this.h2.emit('connection', socket);
+    else this.h1.emit('connection', socket);
+    socket.resume();
+    return context;
+  }
+
+  tcp(socket: net.Socket | tls.TLSSocket, info: DownstreamConnectionInfo, config: TcpProxyConfig): ConnectionHandle {
+    const session = new TcpProxySession(socket, info, config, this.clusters, this.random, this.options.logger, (s) => this.tcpSessions.delete(s));
+    this.tcpSessions.add(session);
+    session.start();
+    return session;
+  }
+
+  // === requests ===
+
+  private onHttp1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const context = (req.socket as SocketWithContext)[CONNECTION];
+    if (context === undefined) {
+      res.writeHead(500).end();
+      return;
+    }
+    context.activeRequests += 1;
+    if (context.draining) res.setHeader('connection', 'close');
+    res.once('finish', () => this.onHttp1ResponseDone(context));
+    res.once('close', () => this.onHttp1ResponseDone(context));
+    this.serve(new Http1Downstream(req, res, context.scheme), context);
+  }
+
+  private onHttp1ResponseDone(context: ConnectionContext): void {
+    if (context.activeRequests > 0) context.activeRequests -= 1;
+    if (context.draining && context.activeRequests === 0) context.socket.end();
+  }
+
+  private onHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number): void {
+    const context = (stream.session?.socket as SocketWithContext | undefined)?.[CONNECTION];
+    if (context === undefined) {
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    stream.on('error', () => undefined);
+    this.serve(new Http2Downstream(stream, headers, flags, context.scheme), context);
+  }
+
+  private serve(downstream: Downstream, context: ConnectionContext): void {
+    const runtime = this.options.runtime();
+    if (runtime === undefined) {
+      const contentType = downstream.headers['content-type'];
+      sendLocalReply(downstream, Errors.noRoute, contentType !== undefined && contentType.startsWith('application/grpc'));
+      return;
+    }
+    this.activeExchanges += 1;
+    const exchange = new Exchange(this, runtime, downstream, context.info, context.hcm);
+    try {
+      exchange.start();
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'request failed inside the proxy');
+      sendLocalReply(downstream, Errors.upstreamReset, false);
+    }
+  }
+
+  // === ExchangeEnvironment ===
+
+  viaToken(listenerName: string): string {
+    let token = this.viaTokens.get(listenerName);
+    if (token === undefined) {
+      token = `meshlet/${this.options.nodeId}/${listenerName}`.replace(/[\s,]/g, '_');
+      this.viaTokens.set(listenerName, token);
+    }
+    return token;
+  }
+
+  onExchangeDone(_exchange: Exchange): void {
+    this.activeExchanges -= 1;
+  }
+
+  /** Closes the internal servers' sessions (they never listen). */
+  close(): void {
+    this.h1.close();
+    this.h2.close();
+    for (const session of this.tcpSessions) session.destroy();
+  }
+}
+
+/** Malformed HTTP/1.1 (llhttp rejected it): 400 and close, never a crash (Envoy: DPE). */
+function onClientError(error: NodeJS.ErrnoException, socket: net.Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+}
