@@ -53,6 +53,7 @@ export class Http2Pool {
     let best: SessionEntry | undefined;
     for (let i = 0; i < this.entries.length; i++) {
       const e = this.entries[i]!;
+      if (e.session.closed || e.session.destroyed) continue; // its 'close' event is on its way
       if (e.active < this.streamLimit(e)) return e.session;
       if (best === undefined || e.active < best.active) best = e;
     }
@@ -89,14 +90,7 @@ export class Http2Pool {
         socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
       } else {
         const alpn = tlsSettings.alpnFor(settings.protocol === 'auto' ? 'auto' : 'http2');
-        const t = tls.connect({ ...tlsSettings.options, host, port, ALPNProtocols: alpn, ...(localAddress ? { localAddress } : {}) });
-        t.once('secureConnect', () => {
-          settings.onAlpn(t.alpnProtocol ?? false);
-          if (t.alpnProtocol !== 'h2' && !tlsSettings.alpn.length) {
-            t.destroy(new ProxyError(Errors.connectFailure, `${this.where}: the server did not negotiate h2 over ALPN (got ${t.alpnProtocol || 'none'})`));
-          }
-        });
-        socket = t;
+        socket = tls.connect({ ...tlsSettings.options, host, port, ALPNProtocols: alpn, ...(localAddress ? { localAddress } : {}) });
       }
       armConnectTimeout(socket, settings.connectTimeoutMs, tlsSettings !== null, settings.clock, this.where);
       return socket;
@@ -126,6 +120,16 @@ export class Http2Pool {
     } as typeof session.request;
 
     session.on('connect', () => {
+      if (tlsSettings !== null) {
+        // ALPN is checked once the session is set up: destroying the socket inside its own 'secureConnect'
+        // (before Node's HTTP/2 setup listener) aborts the process.
+        const alpn = session.alpnProtocol ?? false;
+        settings.onAlpn(alpn);
+        if (alpn !== 'h2' && tlsSettings.alpn.length === 0) {
+          session.destroy(new ProxyError(Errors.connectFailure, `${this.where}: the server did not negotiate h2 over ALPN (got ${alpn || 'none'})`));
+          return;
+        }
+      }
       entry.connected = true;
       if (h2.initialConnectionWindowSize > 65_535) {
         try {
