@@ -4,7 +4,7 @@ import { DEFAULT_CIRCUIT_BREAKER_THRESHOLDS, type CircuitBreakerThresholdsConfig
 
 /** Overflow counters (Envoy `upstream_rq_pending_overflow`, `upstream_rq_retry_overflow`, ...). */
 export interface CircuitBreakerStats {
-  /** `max_requests` reached (Envoy `upstream_rq_pending_overflow` is for pending; this is the request one). */
+  /** `max_requests` reached (Envoy folds this into `upstream_rq_pending_overflow`; kept apart here). */
   requestOverflow: number;
   /** `max_pending_requests` reached (`upstream_rq_pending_overflow`). */
   pendingOverflow: number;
@@ -14,6 +14,26 @@ export interface CircuitBreakerStats {
   connectionOverflow: number;
 }
 
+/** One bounded resource: a count, its limit (read at each acquire, so threshold updates apply at once) and overflows. */
+class Resource {
+  count = 0;
+  overflows = 0;
+  constructor(private readonly limit: () => number) {}
+
+  tryAcquire(): boolean {
+    if (this.count >= this.limit()) {
+      this.overflows += 1;
+      return false;
+    }
+    this.count += 1;
+    return true;
+  }
+
+  release(): void {
+    if (this.count > 0) this.count -= 1;
+  }
+}
+
 /**
  * Envoy `ResourceManagerImpl` (specs/load-balancing.md §4.1): each `tryAcquire*` either takes one unit and
  * returns true, or counts an overflow and returns false; the caller answers 503 UO (never retried) and must
@@ -21,13 +41,11 @@ export interface CircuitBreakerStats {
  * `update()` swaps thresholds in place. Cost: a compare and an increment.
  */
 export class CircuitBreaker {
-  readonly stats: CircuitBreakerStats = { requestOverflow: 0, pendingOverflow: 0, retryOverflow: 0, connectionOverflow: 0 };
-  /** Current usage. */
-  requests = 0;
-  pending = 0;
-  retries = 0;
-  connections = 0;
   private thresholds: CircuitBreakerThresholdsConfig;
+  private readonly rq = new Resource(() => this.thresholds.maxRequests);
+  private readonly pendingRq = new Resource(() => this.thresholds.maxPendingRequests);
+  private readonly retry = new Resource(() => this.maxRetries);
+  private readonly cx = new Resource(() => this.thresholds.maxConnections);
 
   constructor(thresholds: CircuitBreakerThresholdsConfig = DEFAULT_CIRCUIT_BREAKER_THRESHOLDS) {
     this.thresholds = thresholds;
@@ -41,30 +59,23 @@ export class CircuitBreaker {
     this.thresholds = thresholds;
   }
 
-  tryAcquireRequest(): boolean {
-    if (this.requests >= this.thresholds.maxRequests) {
-      this.stats.requestOverflow += 1;
-      return false;
-    }
-    this.requests += 1;
-    return true;
+  /** A snapshot of the overflow counters. */
+  get stats(): CircuitBreakerStats {
+    return { requestOverflow: this.rq.overflows, pendingOverflow: this.pendingRq.overflows, retryOverflow: this.retry.overflows, connectionOverflow: this.cx.overflows };
   }
 
-  releaseRequest(): void {
-    if (this.requests > 0) this.requests -= 1;
+  /** Units in use now. */
+  get requests(): number {
+    return this.rq.count;
   }
-
-  tryAcquirePending(): boolean {
-    if (this.pending >= this.thresholds.maxPendingRequests) {
-      this.stats.pendingOverflow += 1;
-      return false;
-    }
-    this.pending += 1;
-    return true;
+  get pending(): number {
+    return this.pendingRq.count;
   }
-
-  releasePending(): void {
-    if (this.pending > 0) this.pending -= 1;
+  get retries(): number {
+    return this.retry.count;
+  }
+  get connections(): number {
+    return this.cx.count;
   }
 
   /** The concurrent retry limit now: `max_retries`, or with a retry budget max(budget% · (active + pending), min concurrency). */
@@ -72,32 +83,31 @@ export class CircuitBreaker {
     const budget = this.thresholds.retryBudget;
     if (budget === null) return this.thresholds.maxRetries;
     // Envoy RetryBudgetImpl: budget_percent of (rq_active + rq_pending), floored at min_retry_concurrency.
-    return Math.max(Math.floor((budget.budgetPercent / 100) * (this.requests + this.pending)), budget.minRetryConcurrency);
+    return Math.max(Math.floor((budget.budgetPercent / 100) * (this.rq.count + this.pendingRq.count)), budget.minRetryConcurrency);
   }
 
+  tryAcquireRequest(): boolean {
+    return this.rq.tryAcquire();
+  }
+  releaseRequest(): void {
+    this.rq.release();
+  }
+  tryAcquirePending(): boolean {
+    return this.pendingRq.tryAcquire();
+  }
+  releasePending(): void {
+    this.pendingRq.release();
+  }
   tryAcquireRetry(): boolean {
-    if (this.retries >= this.maxRetries) {
-      this.stats.retryOverflow += 1;
-      return false;
-    }
-    this.retries += 1;
-    return true;
+    return this.retry.tryAcquire();
   }
-
   releaseRetry(): void {
-    if (this.retries > 0) this.retries -= 1;
+    this.retry.release();
   }
-
   tryAcquireConnection(): boolean {
-    if (this.connections >= this.thresholds.maxConnections) {
-      this.stats.connectionOverflow += 1;
-      return false;
-    }
-    this.connections += 1;
-    return true;
+    return this.cx.tryAcquire();
   }
-
   releaseConnection(): void {
-    if (this.connections > 0) this.connections -= 1;
+    this.cx.release();
   }
 }
