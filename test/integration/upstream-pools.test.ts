@@ -25,7 +25,7 @@ interface Response {
 
 function h1get(host: Host, pathname = '/'): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ agent: host.http1.agent, protocol: host.http1.protocol, host: host.address, port: host.port, path: pathname }, (res) => {
+    const req = http.request({ agent: host.http1.agent, host: host.address, port: host.port, path: pathname }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -378,7 +378,7 @@ describe('upstream pools (integration)', function () {
       const m = manager();
       m.apply(snapshot([staticCluster('s', [{ host: '127.0.0.1', port: backend.port }], { transportSocket: upstreamTls() })]));
       const host = m.get('s')!.pick({})!;
-      assert.equal(host.http1.protocol, 'https:');
+      assert.equal(host.http1.secure, true);
       assert.deepEqual(await h1get(host), { status: 200, body: 'tls 1.1' });
       assert.deepEqual(await h1get(host), { status: 200, body: 'tls 1.1' });
       assert.deepEqual(backend.seen, [{ servername: 'localhost', alpn: 'http/1.1', clientCert: true }]);

@@ -24,7 +24,8 @@ const kConnected = Symbol('connected');
 type ConnectedSocket = net.Socket & { [kConnected]?: boolean };
 
 /**
- * HTTP/1.1 to one host. Use: `http.request({ agent: pool.agent, protocol: pool.protocol, host: h.address, port: h.port, ... })`.
+ * HTTP/1.1 to one host. Use: `http.request({ agent: pool.agent, host: h.address, port: h.port, ... })`, for TLS
+ * clusters too: the agent does the TLS itself (it reports `protocol` 'http:' so plain `http.request` accepts it).
  * Invariants: at most `settings.maxConnections` sockets (more requests queue inside the agent, LIFO reuse of
  * idle sockets keeps the pool warm and small); every socket connects (TCP + TLS) within the cluster connect
  * timeout or fails with a ProxyError UF; a cluster whose TLS cannot be set up fails every connection with UF
@@ -32,8 +33,8 @@ type ConnectedSocket = net.Socket & { [kConnected]?: boolean };
  */
 export class Http1Pool {
   readonly agent: http.Agent;
-  /** `http:` or `https:`; pass it to `http.request` together with the agent. */
-  readonly protocol: 'http:' | 'https:';
+  /** True when connections are TLS (the cluster's transport socket for this host). */
+  readonly secure: boolean;
   readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0 };
   private closing = false;
   private closed: Promise<void> | null = null;
@@ -53,11 +54,13 @@ export class Http1Pool {
     };
     if (settings.localAddress !== null) (common as { localAddress?: string }).localAddress = settings.localAddress;
     if (tls === null) {
-      this.protocol = 'http:';
+      this.secure = false;
       this.agent = new http.Agent(common);
     } else {
-      this.protocol = 'https:';
+      this.secure = true;
       this.agent = new https.Agent({ ...common, ...tls.options, ALPNProtocols: tls.alpnFor('http1') });
+      // http.request() checks options.protocol against agent.protocol; the TLS is the agent's business.
+      (this.agent as unknown as { protocol: string }).protocol = 'http:';
     }
     const agent = this.agent as http.Agent & { createConnection: typeof http.Agent.prototype.createConnection };
     const base = (tls === null ? http.Agent : https.Agent).prototype.createConnection;
@@ -81,8 +84,8 @@ export class Http1Pool {
     const socket = base.call(this.agent, options, callback) as net.Socket;
     this.stats.opened += 1;
     this.stats.active += 1;
-    armConnectTimeout(socket, this.settings.connectTimeoutMs, this.protocol === 'https:', this.settings.clock, this.where);
-    socket.once(this.protocol === 'https:' ? 'secureConnect' : 'connect', markConnected);
+    armConnectTimeout(socket, this.settings.connectTimeoutMs, this.secure, this.settings.clock, this.where);
+    socket.once(this.secure ? 'secureConnect' : 'connect', markConnected);
     socket.once('close', () => {
       this.stats.active -= 1;
       if ((socket as ConnectedSocket)[kConnected] !== true) this.stats.connectFailures += 1;
