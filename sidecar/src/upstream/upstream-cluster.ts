@@ -1,7 +1,7 @@
 // One upstream cluster at run time: its hosts (diffed by address), their eligibility, the balancer over them, breaker and pools.
 
 import type { ClusterConfig, UpstreamHttpProtocolConfig } from '../config/cluster-config';
-import type { EndpointConfig, JsonValue, MetadataConfig } from '../config/endpoint-config';
+import type { EndpointConfig, JsonValue, LocalityConfig, MetadataConfig } from '../config/endpoint-config';
 import type { Clock, TimerHandle } from '../core/clock';
 import type { Logger } from '../observability/logger';
 import { CircuitBreaker } from './circuit-breaker';
@@ -312,7 +312,7 @@ export class UpstreamCluster implements HostObserver {
       }
       seen.add(host.key);
       if (next.length < this.hostList.length && this.hostList[next.length] !== host) changed = true;
-      if (host.priority !== spec.priority || host.locality !== spec.locality) changed = true;
+      if (host.priority !== spec.priority || !sameLocality(host.locality, spec.locality)) changed = true;
       host.priority = spec.priority;
       host.locality = spec.locality;
       host.hostname = spec.hostname;
@@ -434,6 +434,10 @@ export class UpstreamCluster implements HostObserver {
     this.warned.add(key);
     this.deps.logger.warn({ cluster: this.name, ...fields }, message);
   }
+}
+
+function sameLocality(a: LocalityConfig, b: LocalityConfig): boolean {
+  return a === b || (a.region === b.region && a.zone === b.zone && a.subZone === b.subZone);
 }
 
 function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {

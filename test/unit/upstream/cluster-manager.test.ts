@@ -71,6 +71,21 @@ describe('ClusterManager.apply', () => {
     assert.equal(host!.poolSettings.connectTimeoutMs, 250, 'pools use the new connect timeout');
   });
 
+  it('an equal config decoded again (new objects, same values) keeps the balancer', () => {
+    manager = new ClusterManager({ random: fixedRandom(0) });
+    const endpoints = [{ host: '10.0.0.1', port: 80 }, { host: '10.0.0.2', port: 80 }];
+    manager.apply(snapshot([staticCluster('a', endpoints)]));
+    const cluster = manager.get('a')!;
+    assert.deepEqual(picks(cluster, 1), ['10.0.0.1:80']);
+    const { rebuilds, membershipChanges } = cluster.stats;
+    const settings = cluster.hosts[0]!.poolSettings;
+    manager.apply(snapshot([staticCluster('a', endpoints)]));
+    assert.deepEqual(picks(cluster, 1), ['10.0.0.2:80'], 'the rotation continues');
+    assert.equal(cluster.stats.rebuilds, rebuilds);
+    assert.equal(cluster.stats.membershipChanges, membershipChanges);
+    assert.equal(cluster.hosts[0]!.poolSettings, settings, 'pools untouched');
+  });
+
   it('a removed cluster is closed and forgotten', async () => {
     manager = new ClusterManager();
     manager.apply(snapshot([staticCluster('a', [{ host: '10.0.0.1', port: 80 }]), staticCluster('b', [{ host: '10.0.0.2', port: 80 }])]));
