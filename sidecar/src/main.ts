@@ -28,8 +28,11 @@ function packageVersion(): string {
   }
 }
 
-/** Runs the sidecar until SIGINT/SIGTERM, then stops it. Start failures are one log line, never a stack trace. */
-async function startSidecar(bootstrap: BootstrapConfig): Promise<number> {
+/**
+ * Runs the sidecar until SIGINT/SIGTERM, then drains (/ready 503, listeners stop accepting, in-flight requests
+ * finish within the drain timeout) and stops. Start failures are one log line, never a stack trace.
+ */
+async function startSidecar(bootstrap: BootstrapConfig, options: { readonly drainTimeoutMs: number }): Promise<number> {
   const logger = createLogger();
   let sidecar;
   try {
@@ -42,6 +45,8 @@ async function startSidecar(bootstrap: BootstrapConfig): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  logger.info({ signal, drainTimeoutMs: options.drainTimeoutMs }, 'draining');
+  await sidecar.drain(options.drainTimeoutMs);
   logger.info({ signal }, 'stopping');
   await sidecar.stop();
   return EXIT_OK;

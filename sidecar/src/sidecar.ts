@@ -1,5 +1,5 @@
-// The composition root: wires bootstrap -> xDS client -> snapshot store -> admin server. The one file that
-// imports from every folder; nothing imports it but main.ts and tests.
+// The composition root: wires bootstrap -> xDS client -> snapshot store -> clusters, routes, listeners -> proxy,
+// and the admin server. The one file that imports from every folder; nothing imports it but main.ts and tests.
 
 import type { BootstrapConfig } from './config/bootstrap-config';
 import type { ClusterConfig } from './config/cluster-config';
@@ -7,6 +7,10 @@ import type { ListenerConfig } from './config/listener-config';
 import { SnapshotStore } from './config/snapshot-store';
 import type { ConfigSnapshot } from './config/config-snapshot';
 import { AdminServer } from './admin/admin-server';
+import { ListenerManager } from './listener/listener-manager';
+import { HttpProxy } from './proxy/http-proxy';
+import { ProxyRuntime } from './proxy/proxy-runtime';
+import { ClusterManager } from './upstream/cluster-manager';
 import { silentLogger, type Logger } from './observability/logger';
 import type { BackoffOptions } from './core/backoff';
 import { buildConfigDump } from './xds/config-dump';
@@ -44,6 +48,13 @@ export interface Sidecar {
   /** undefined when running from static config only. */
   readonly xdsClient: XdsClient | undefined;
   readonly admin: AdminServer;
+  readonly clusters: ClusterManager;
+  readonly listeners: ListenerManager;
+  readonly proxy: HttpProxy;
+  /** Resolves once the listeners of the current snapshot are bound (tests wait on it after a config change). */
+  whenListenersApplied(): Promise<void>;
+  /** SIGTERM: /ready answers 503, listeners stop accepting, in-flight requests finish (or are cut at the deadline). */
+  drain(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,7 +83,32 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
   };
   for (const warning of bootstrap.warnings) logger.warn({ path: warning.path }, warning.message);
 
+  // Data plane: clusters first (routes may point at new clusters), then the runtime routes read, then listeners.
+  const clusters = new ClusterManager({ logger: logger.child({ component: 'upstream' }) });
+  let runtime: ProxyRuntime | undefined;
+  const proxy = new HttpProxy({
+    runtime: () => runtime,
+    clusters,
+    logger: logger.child({ component: 'proxy' }),
+    nodeId: bootstrap.node.id,
+  });
+  const listeners = new ListenerManager({ handlers: proxy, logger: logger.child({ component: 'listener' }) });
+  let listenersApplied: Promise<void> = Promise.resolve();
+  let listenersReady = false;
+  let draining = false;
+  const applySnapshot = (snapshot: ConfigSnapshot): void => {
+    clusters.apply(snapshot);
+    runtime = ProxyRuntime.build(snapshot);
+    // Listener updates are async (bind); apply them in order, one at a time.
+    listenersApplied = listenersApplied.then(async () => {
+      const failures = await listeners.apply(snapshot);
+      for (const failure of failures) logger.error({ listener: failure.listener, error: failure.error }, 'listener could not be applied');
+      listenersReady = true;
+    });
+  };
+
   store.subscribe((snapshot: ConfigSnapshot) => {
+    applySnapshot(snapshot);
     logger.info(
       {
         version: snapshot.version,
@@ -89,6 +125,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
   const xds = bootstrap.xds;
   if (xds === null) {
     new SnapshotAssembler({ store, resourceTypes: RESOURCE_TYPES, staticResources, logger }).assemble();
+    await listenersApplied;
   } else {
     const wildcardTypeUrls: string[] = [];
     if (xds.dynamicListeners) wildcardTypeUrls.push(listenerResource.typeUrl);
@@ -119,7 +156,8 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
       host: bootstrap.admin.host,
       port: bootstrap.admin.port,
       sources: {
-        isReady: () => store.current !== undefined,
+        // Envoy answers /ready once initialised (first config applied, listeners bound) and 503 while draining.
+        isReady: () => store.current !== undefined && listenersReady && !draining,
         configDump: () => buildConfigDump(bootstrap, xdsClient, store.current),
       },
     });
@@ -136,10 +174,22 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     store,
     xdsClient,
     admin,
+    clusters,
+    listeners,
+    proxy,
+    whenListenersApplied: () => listenersApplied,
+    async drain(timeoutMs: number) {
+      draining = true;
+      await listeners.drain(timeoutMs);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       xdsClient?.stop();
+      await listenersApplied.catch(() => undefined);
+      await listeners.close();
+      proxy.close();
+      await clusters.close();
       await admin.stop();
     },
   };

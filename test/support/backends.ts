@@ -34,7 +34,7 @@ async function echo(name: string, method: string, url: string, headers: http.Inc
   if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   const status = Number(parsed.searchParams.get('status') ?? 200);
   const trailers = parsed.searchParams.get('trailers') === '1' ? { 'x-trailer-one': 'one', 'x-body-length': String(received.length) } : undefined;
-  if (parsed.pathname === '/info') {
+  if (parsed.pathname.startsWith('/info')) {
     const info = Buffer.from(JSON.stringify({ backend: name, method, path: url, headers, bodyLength: received.length }));
     reply(status, { 'content-type': 'application/json', 'x-backend': name }, info, trailers);
     return;
@@ -42,9 +42,15 @@ async function echo(name: string, method: string, url: string, headers: http.Inc
   reply(status, { 'content-type': headers['content-type'] ?? 'application/octet-stream', 'x-backend': name }, received, trailers);
 }
 
-export async function startHttp1Backend(name: string): Promise<Backend> {
+/** `forcedStatus`: answer every request with this status (a failing backend). */
+export async function startHttp1Backend(name: string, options: { forcedStatus?: number } = {}): Promise<Backend> {
   const server = http.createServer((req, res) => {
     backend.requests += 1;
+    if (options.forcedStatus !== undefined) {
+      req.resume();
+      res.writeHead(options.forcedStatus, { 'x-backend': name, 'content-length': 0 }).end();
+      return;
+    }
     void echo(name, req.method ?? 'GET', req.url ?? '/', req.headers, req, (status, headers, body, trailers) => {
       if (trailers !== undefined) {
         res.writeHead(status, { ...headers, trailer: Object.keys(trailers).join(', ') });

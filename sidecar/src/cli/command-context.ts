@@ -25,7 +25,7 @@ export interface CliActions {
   /** Checks any Envoy file (bootstrap, xDS resource file, config dump) without starting anything. */
   validateFile(file: string): Validation<{ readonly summary: string }>;
   /** Starts the sidecar and resolves with the exit code once it has stopped (signal, fatal error). */
-  startSidecar(bootstrap: BootstrapConfig): Promise<number>;
+  startSidecar(bootstrap: BootstrapConfig, options: { readonly drainTimeoutMs: number }): Promise<number>;
   /** `meshlet demo` (what `npm start` runs): resolves with the exit code. */
   runDemo(options: DemoFlags): Promise<number>;
 }

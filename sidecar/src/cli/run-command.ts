@@ -11,7 +11,11 @@ interface RunOptions {
   readonly nodeCluster?: string;
   readonly admin?: string;
   readonly xdsDelta?: boolean;
+  readonly drainTimeout?: string;
 }
+
+/** Default time SIGTERM leaves in-flight requests to finish (Istio's terminationDrainDuration is 5 s). */
+export const DEFAULT_DRAIN_TIMEOUT_S = 5;
 
 export function runCommand(context: CommandContext): Command {
   return new Command('run')
@@ -22,7 +26,14 @@ export function runCommand(context: CommandContext): Command {
     .option('--node-cluster <name>', `node.cluster sent to the xDS server (env ${BOOTSTRAP_ENV.nodeCluster})`)
     .option('--admin <host:port>', `admin server address, default 127.0.0.1:15000 (env ${BOOTSTRAP_ENV.adminAddress})`)
     .option('--xds-delta', `use delta xDS, DeltaAggregatedResources (env ${BOOTSTRAP_ENV.xdsDelta}=1)`)
+    .option('--drain-timeout <seconds>', `on SIGTERM, how long in-flight requests may take to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})`)
     .action(async (options: RunOptions) => {
+      const drainSeconds = options.drainTimeout === undefined ? DEFAULT_DRAIN_TIMEOUT_S : Number(options.drainTimeout);
+      if (!Number.isFinite(drainSeconds) || drainSeconds < 0) {
+        context.io.stderr(`meshlet run: --drain-timeout must be a number of seconds >= 0, got "${options.drainTimeout}"\n`);
+        context.setExitCode(EXIT_BAD_INPUT);
+        return;
+      }
       // Env vars are applied by the loader, so `run` and `validate` see the same precedence.
       const flags: { -readonly [K in keyof BootstrapFlags]: BootstrapFlags[K] } = {};
       if (options.bootstrap !== undefined) flags.bootstrapPath = options.bootstrap;
@@ -39,6 +50,6 @@ export function runCommand(context: CommandContext): Command {
         return;
       }
       printWarnings(context.io, loaded.value.warnings);
-      context.setExitCode(await context.actions.startSidecar(loaded.value));
+      context.setExitCode(await context.actions.startSidecar(loaded.value, { drainTimeoutMs: drainSeconds * 1000 }));
     });
 }

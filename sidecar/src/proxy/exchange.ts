@@ -6,6 +6,7 @@ import { Errors, type ErrorKind } from '../core/errors';
 import type { HttpConnectionManagerConfig } from '../config/listener-config';
 import type { DownstreamConnectionInfo } from '../listener/connection-handlers';
 import type { CompiledRoute } from '../router/compiled-route';
+import { portStart } from '../router/domain-index';
 import type { HeaderVars } from '../router/header-formatter';
 import { ObjectHeaderMap, type HeaderObject } from '../router/header-map';
 import type { RouteRequest } from '../router/route-request';
@@ -40,6 +41,7 @@ const NO_TRAILERS = undefined;
 export class Exchange implements AttemptCallbacks {
   private route: CompiledRoute | undefined;
   private cluster: UpstreamCluster | undefined;
+  private clusterName: string | undefined;
   private readonly request: RouteRequest;
   private readonly isGrpc: boolean;
   private upstreamHead: UpstreamRequestHead | undefined;
@@ -58,6 +60,8 @@ export class Exchange implements AttemptCallbacks {
   private tryTimer: NodeJS.Timeout | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private timeoutMs = 0;
+  /** From finalTimeout: the retry policy's per_try_timeout or x-envoy-upstream-rq-per-try-timeout-ms; 0 = none. */
+  private perTryTimeoutMs = 0;
   private finished = false;
   private responseForwarded = false;
   private lastFailure: { kind: ErrorKind } | undefined;
@@ -74,7 +78,7 @@ export class Exchange implements AttemptCallbacks {
     const contentType = headers['content-type'];
     this.isGrpc = contentType !== undefined && contentType.startsWith('application/grpc');
     this.request = {
-      authority: downstream.authority,
+      authority: stripPort(downstream.authority, hcm.stripPortMode, info.localPort),
       path: downstream.path,
       method: downstream.method,
       headers: new ObjectHeaderMap(headers as HeaderObject),
@@ -110,6 +114,7 @@ export class Exchange implements AttemptCallbacks {
       return;
     }
     const clusterName = route.selectCluster(this.request, this.env.random());
+    this.clusterName = clusterName;
     const cluster = clusterName === undefined ? undefined : this.env.clusters.get(clusterName);
     if (cluster === undefined) {
       this.localReply(Errors.noCluster);
@@ -126,10 +131,11 @@ export class Exchange implements AttemptCallbacks {
     const upgrade = headers['upgrade'] !== undefined;
     stripHopByHop(headers, upgrade);
     applyForwardingHeaders(headers, this.hcm, { remoteAddress: this.info.remoteAddress, scheme: this.downstream.scheme });
-    const timeoutMs = route.effectiveTimeoutMs(this.request);
-    this.timeoutMs = timeoutMs;
-    if (timeoutMs > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(timeoutMs);
-    route.applyRequestHeaders(this.request.headers, this.headerVars(null));
+    const timeout = route.finalTimeout(this.request);
+    this.timeoutMs = timeout.globalMs;
+    this.perTryTimeoutMs = timeout.perTryMs;
+    route.setTimeoutHeaders(this.request.headers, timeout, this.isGrpc, true);
+    route.applyRequestHeaders(this.request.headers, this.headerVars(null), clusterName);
     const policy = route.retryPolicy;
     if (policy !== null) {
       this.retry = new RetryState(compileRetryPolicy(policy), {
@@ -143,7 +149,7 @@ export class Exchange implements AttemptCallbacks {
         this.bodyReplayable = true;
       }
     }
-    const authority = route.hostRewrite(this.request) ?? this.downstream.authority;
+    const authority = route.hostRewrite(this.request, clusterName) ?? this.downstream.authority;
     this.upstreamHead = {
       method: this.downstream.method,
       path: route.rewritePath(this.downstream.path),
@@ -242,11 +248,8 @@ export class Exchange implements AttemptCallbacks {
       if (this.requestComplete) attempt.end();
       else this.downstream.body.resume();
     }
-    const perTry = policy?.perTryTimeoutMs ?? null;
-    // A per-try timeout at or above the route timeout is ignored (Envoy FilterUtility::finalTimeout).
-    if (perTry !== null && perTry > 0 && (this.timeoutMs === 0 || perTry < this.timeoutMs)) {
-      this.tryTimer = setTimeout(onPerTryTimeout, perTry, this, attempt);
-    }
+    // finalTimeout already dropped a per-try timeout at or above the route timeout.
+    if (this.perTryTimeoutMs > 0) this.tryTimer = setTimeout(onPerTryTimeout, this.perTryTimeoutMs, this, attempt);
   }
 
   private onAttemptSetupError(error: Error): void {
@@ -319,9 +322,9 @@ export class Exchange implements AttemptCallbacks {
     const route = this.route;
     const out = headers as http.OutgoingHttpHeaders;
     cleanResponseHeaders(out, status === 101);
-    if (route !== undefined) route.applyResponseHeaders(new ObjectHeaderMap(out as HeaderObject), this.headerVars(attempt.host));
-    const contentType = out['content-type'];
-    const trailersExpected = (typeof contentType === 'string' && contentType.startsWith('application/grpc')) || out['trailer'] !== undefined;
+    if (route !== undefined) route.applyResponseHeaders(new ObjectHeaderMap(out as HeaderObject), this.headerVars(attempt.host), this.clusterName);
+    // HTTP/2 responses may end with trailers without announcing them; HTTP/1.1 ones announce them (Trailer).
+    const trailersExpected = attempt.protocol === 'http2' || out['trailer'] !== undefined;
     this.downstream.respond(status, out, endStream, trailersExpected);
     if (endStream) this.completeResponse(attempt);
   }
@@ -476,6 +479,18 @@ export class Exchange implements AttemptCallbacks {
 }
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/**
+ * HCM `strip_matching_host_port` / `strip_any_host_port`: the port is removed from the authority before routing
+ * (Envoy matches `host:port` as received otherwise).
+ */
+function stripPort(authority: string, mode: HttpConnectionManagerConfig['stripPortMode'], listenerPort: number): string {
+  if (mode === 'none') return authority;
+  const colon = portStart(authority);
+  if (colon < 0) return authority;
+  if (mode === 'matching' && authority.slice(colon + 1) !== String(listenerPort)) return authority;
+  return authority.slice(0, colon);
+}
 
 function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

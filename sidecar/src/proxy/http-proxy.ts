@@ -15,6 +15,7 @@ import { Exchange, type ExchangeEnvironment } from './exchange';
 import { sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
 import { TcpProxySession } from './tcp-proxy-session';
+import { proxyUpgrade } from './upgrade-tunnel';
 
 export interface HttpProxyOptions {
   /** The runtime in force; read once per request. undefined before the first complete config. */
@@ -79,11 +80,13 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     // Envoy's max_request_headers_kb default is 60 KiB; node's default is 16 KiB.
     this.h1 = http.createServer({ maxHeaderSize: 60 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 3_600_000 }, (req, res) => this.onHttp1Request(req, res));
     this.h1.on('clientError', onClientError);
-    this.h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
-      // Upgrades (WebSocket) need a raw pipe; refused until the upgrade path lands (Envoy answers 403 for
-      // upgrades that no upgrade_config enables).
-      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-      void req;
+    this.h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const context = (socket as SocketWithContext)[CONNECTION];
+      if (context === undefined) {
+        socket.destroy();
+        return;
+      }
+      proxyUpgrade(req, socket, head, context.info, context.hcm, this.options.runtime(), this.clusters, this.random);
     });
     this.h2 = http2.createServer({ settings: { enablePush: false }, maxSessionMemory: 64 });
     this.h2.on('session', (session: http2.ServerHttp2Session) => {
@@ -100,9 +103,14 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
   http(socket: net.Socket | tls.TLSSocket, info: DownstreamConnectionInfo, hcm: HttpConnectionManagerConfig, codec: 'http1' | 'http2'): ConnectionHandle {
     const context = new ConnectionContext(socket, info, hcm, info.tlsTerminated ? 'https' : 'http');
     (socket as SocketWithContext)[CONNECTION] = context;
-    if (codec === 'http2') this.h2.emit('connection', socket);
-    else this.h1.emit('connection', socket);
-    socket.resume();
+    if (codec === 'http2') {
+      // The HTTP/2 session consumes the socket's handle directly (and takes the unshifted preface from its
+      // buffer); resuming the JS stream here would steal bytes from nghttp2.
+      this.h2.emit('connection', socket);
+    } else {
+      this.h1.emit('connection', socket);
+      socket.resume();
+    }
     return context;
   }
 
