@@ -2,7 +2,8 @@
 // retries, timeouts, header hygiene and local replies. The per-request state machine of the router filter.
 
 import type * as http from 'node:http';
-import { Errors, type ErrorKind } from '../core/errors';
+import { performance } from 'node:perf_hooks';
+import { Errors, type ErrorKind, type ResponseFlag } from '../core/errors';
 import type { HttpConnectionManagerConfig } from '../config/listener-config';
 import type { DownstreamConnectionInfo } from '../listener/connection-handlers';
 import type { CompiledRoute } from '../router/compiled-route';
@@ -13,6 +14,7 @@ import type { RouteRequest } from '../router/route-request';
 import type { Host } from '../upstream/host';
 import type { UpstreamCluster } from '../upstream/upstream-cluster';
 import type { Downstream } from './downstream';
+import type { AttemptInfo, AttemptResult, ExchangeInfo, ExchangeObserver } from './exchange-observer';
 import { appendViaOrDetectLoop, applyForwardingHeaders, cleanResponseHeaders, stripHopByHop } from './header-hygiene';
 import { sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
@@ -28,6 +30,8 @@ export interface ExchangeEnvironment {
   readonly retryBufferLimitBytes: number;
   /** Token this listener adds to `via` for loop detection. */
   viaToken(listenerName: string): string;
+  /** Stats, outlier detection, tracing, access log... (empty array when none). */
+  readonly observers: readonly ExchangeObserver[];
   onExchangeDone(exchange: Exchange): void;
 }
 
@@ -38,12 +42,12 @@ const NO_TRAILERS = undefined;
  * (no per-event closures beyond node's listener registration). Timers: one route deadline per request and one
  * per-try deadline per attempt.
  */
-export class Exchange implements AttemptCallbacks {
+export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private route: CompiledRoute | undefined;
   private cluster: UpstreamCluster | undefined;
-  private clusterName: string | undefined;
+  private selectedClusterName: string | undefined;
   private readonly request: RouteRequest;
-  private readonly isGrpc: boolean;
+  readonly isGrpc: boolean;
   private upstreamHead: UpstreamRequestHead | undefined;
   private attempt: UpstreamAttempt | undefined;
   private attemptCount = 0;
@@ -65,7 +69,21 @@ export class Exchange implements AttemptCallbacks {
   private finished = false;
   private responseForwarded = false;
   private lastFailure: { kind: ErrorKind } | undefined;
-  readonly startedAt = Date.now();
+  /** Per-attempt facts for observers (the current attempt's). */
+  private attemptInfo: AttemptInfo | undefined;
+  private lastHost: Host | undefined;
+  private responseStatus = 0;
+  private responseFlag: ResponseFlag | undefined;
+  readonly startedAtMs = Date.now();
+  readonly startedAtPerfMs = performance.now();
+  readonly listenerName: string;
+  readonly protocol: 'http1' | 'http2';
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  readonly scheme: string;
+  readonly downstreamRemoteAddress: string;
+  routeName: string | undefined;
 
   constructor(
     private readonly env: ExchangeEnvironment,
@@ -77,6 +95,13 @@ export class Exchange implements AttemptCallbacks {
     const headers = downstream.headers;
     const contentType = headers['content-type'];
     this.isGrpc = contentType !== undefined && contentType.startsWith('application/grpc');
+    this.listenerName = info.listenerName;
+    this.protocol = downstream.protocol;
+    this.method = downstream.method;
+    this.path = downstream.path;
+    this.authority = downstream.authority;
+    this.scheme = downstream.scheme;
+    this.downstreamRemoteAddress = info.remoteAddress;
     this.request = {
       authority: stripPort(downstream.authority, hcm.stripPortMode, info.localPort),
       path: downstream.path,
@@ -87,9 +112,18 @@ export class Exchange implements AttemptCallbacks {
     };
   }
 
+  get requestHeaders(): http.IncomingHttpHeaders {
+    return this.downstream.headers;
+  }
+
+  get clusterName(): string | undefined {
+    return this.selectedClusterName;
+  }
+
   /** Routes the request and starts the first attempt (or answers locally). */
   start(): void {
     this.downstream.onAbort(() => this.onDownstreamAbort());
+    for (const observer of this.env.observers) observer.exchangeStarted?.(this);
     const table = this.runtime.routeTable(this.hcm);
     const match = table?.match(this.request);
     if (match === undefined) {
@@ -98,6 +132,7 @@ export class Exchange implements AttemptCallbacks {
     }
     const route = match.route;
     this.route = route;
+    this.routeName = route.name;
     if (route.action.kind === 'direct_response') {
       const { status, body } = route.directResponse();
       this.respondDirect(status, body, undefined);
@@ -114,7 +149,7 @@ export class Exchange implements AttemptCallbacks {
       return;
     }
     const clusterName = route.selectCluster(this.request, this.env.random());
-    this.clusterName = clusterName;
+    this.selectedClusterName = clusterName;
     const cluster = clusterName === undefined ? undefined : this.env.clusters.get(clusterName);
     if (cluster === undefined) {
       this.localReply(Errors.noCluster);
@@ -231,11 +266,19 @@ export class Exchange implements AttemptCallbacks {
     host.activeRequests += 1;
     const protocol = cluster.upstreamProtocol(this.downstream.protocol);
     const attemptHead: UpstreamRequestHead = this.attemptCount === 1 ? head : { ...head, headers: { ...head.headers } };
+    this.lastHost = host;
+    const observers = this.env.observers;
+    if (observers.length > 0) {
+      const info: AttemptInfo = { cluster, host, protocol, number: this.attemptCount, startedAtPerfMs: performance.now() };
+      this.attemptInfo = info;
+      for (const observer of observers) observer.attemptStarted?.(this, info, attemptHead.headers);
+    }
     let attempt: UpstreamAttempt;
     try {
       attempt = protocol === 'http2' ? new Http2Attempt(host, this, attemptHead) : new Http1Attempt(host, this, attemptHead);
     } catch (error) {
       host.activeRequests -= 1;
+      this.reportAttempt(CONNECT_FAILURE_RESULT);
       this.onAttemptSetupError(error as Error);
       return;
     }
@@ -257,7 +300,16 @@ export class Exchange implements AttemptCallbacks {
     if (!this.maybeRetry({ kind: 'connect_failure' })) this.finishWithError(Errors.connectFailure, error);
   }
 
-  private endAttempt(attempt: UpstreamAttempt): void {
+  /** Tells observers how the current attempt ended (once per attempt). */
+  private reportAttempt(result: AttemptResult): void {
+    const info = this.attemptInfo;
+    if (info === undefined) return;
+    this.attemptInfo = undefined;
+    for (const observer of this.env.observers) observer.attemptEnded?.(this, info, result);
+  }
+
+  private endAttempt(attempt: UpstreamAttempt, result?: AttemptResult): void {
+    if (result !== undefined) this.reportAttempt(result);
     if (this.attempt === attempt) this.attempt = undefined;
     attempt.host.activeRequests -= 1;
     if (this.tryTimer !== undefined) {
@@ -304,6 +356,8 @@ export class Exchange implements AttemptCallbacks {
     if (attempt !== this.attempt || this.finished) return;
     const grpcStatusHeader = headers['grpc-status'];
     const grpcStatus = typeof grpcStatusHeader === 'string' ? Number(grpcStatusHeader) : undefined;
+    // Envoy reports the upstream status to outlier detection when the response headers arrive.
+    this.reportAttempt({ kind: 'response', status, grpcStatus });
     if (this.retry !== undefined && (status >= 400 || (grpcStatus !== undefined && grpcStatus !== 0))) {
       const outcome: AttemptOutcome = { kind: 'response', status, grpcStatus };
       if (this.retry.wouldRetry(outcome)) {
@@ -322,9 +376,10 @@ export class Exchange implements AttemptCallbacks {
     const route = this.route;
     const out = headers as http.OutgoingHttpHeaders;
     cleanResponseHeaders(out, status === 101);
-    if (route !== undefined) route.applyResponseHeaders(new ObjectHeaderMap(out as HeaderObject), this.headerVars(attempt.host), this.clusterName);
+    if (route !== undefined) route.applyResponseHeaders(new ObjectHeaderMap(out as HeaderObject), this.headerVars(attempt.host), this.selectedClusterName);
     // HTTP/2 responses may end with trailers without announcing them; HTTP/1.1 ones announce them (Trailer).
     const trailersExpected = attempt.protocol === 'http2' || out['trailer'] !== undefined;
+    this.responseStatus = status;
     this.downstream.respond(status, out, endStream, trailersExpected);
     if (endStream) this.completeResponse(attempt);
   }
@@ -345,9 +400,10 @@ export class Exchange implements AttemptCallbacks {
 
   onUpstreamFailure(attempt: UpstreamAttempt, outcome: AttemptOutcome, error: Error): void {
     if (attempt !== this.attempt || this.finished) return;
-    this.endAttempt(attempt);
+    this.endAttempt(attempt, outcome.kind === 'connect_failure' || outcome.kind === 'refused_stream' ? { kind: outcome.kind } : RESET_RESULT);
     if (this.responseForwarded) {
       // Mid-response failure: nothing can be retried; the client sees a reset, as with Envoy.
+      this.responseFlag = 'UR';
       this.downstream.reset();
       this.finish();
       return;
@@ -368,7 +424,7 @@ export class Exchange implements AttemptCallbacks {
     this.tryTimer = undefined;
     if (attempt !== this.attempt || this.finished) return;
     attempt.abort();
-    this.endAttempt(attempt);
+    this.endAttempt(attempt, PER_TRY_TIMEOUT_RESULT);
     if (this.responseForwarded) {
       this.downstream.reset();
       this.finish();
@@ -385,7 +441,7 @@ export class Exchange implements AttemptCallbacks {
     const attempt = this.attempt;
     if (attempt !== undefined) {
       attempt.abort();
-      this.endAttempt(attempt);
+      this.endAttempt(attempt, TIMEOUT_RESULT);
     }
     this.finishWithError(Errors.upstreamTimeout);
   }
@@ -395,8 +451,9 @@ export class Exchange implements AttemptCallbacks {
     const attempt = this.attempt;
     if (attempt !== undefined) {
       attempt.abort();
-      this.endAttempt(attempt);
+      this.endAttempt(attempt, CANCELLED_RESULT);
     }
+    this.responseFlag ??= 'DC';
     this.finish();
   }
 
@@ -408,6 +465,7 @@ export class Exchange implements AttemptCallbacks {
   // === local answers ===
 
   private respondDirect(status: number, body: string, location: string | undefined): void {
+    this.responseStatus = status;
     const headers: http.OutgoingHttpHeaders = {};
     if (location !== undefined) headers['location'] = location;
     if (body !== '') headers['content-type'] = 'text/plain';
@@ -426,13 +484,20 @@ export class Exchange implements AttemptCallbacks {
   }
 
   private localReply(kind: ErrorKind): void {
+    this.noteLocalReply(kind);
     sendLocalReply(this.downstream, kind, this.isGrpc);
     this.finish();
     this.drainRequestBody();
   }
 
+  private noteLocalReply(kind: ErrorKind): void {
+    this.responseFlag = kind.flag;
+    if (!this.downstream.headersSent) this.responseStatus = this.isGrpc ? 200 : kind.httpStatus;
+  }
+
   private finishWithError(kind: ErrorKind, _cause?: Error): void {
     if (this.finished) return;
+    this.noteLocalReply(kind);
     sendLocalReply(this.downstream, kind, this.isGrpc);
     this.finish();
     this.drainRequestBody();
@@ -456,6 +521,11 @@ export class Exchange implements AttemptCallbacks {
     }
     this.releaseRetrySlot();
     this.bodyChunks = undefined;
+    const observers = this.env.observers;
+    if (observers.length > 0) {
+      const summary = { status: this.responseStatus, flag: this.responseFlag, attempts: this.attemptCount, host: this.lastHost, durationMs: performance.now() - this.startedAtPerfMs };
+      for (const observer of observers) observer.exchangeEnded?.(this, summary);
+    }
     this.env.onExchangeDone(this);
   }
 
@@ -468,7 +538,7 @@ export class Exchange implements AttemptCallbacks {
       downstreamLocalPort: this.info.localPort,
       upstreamHost: upstreamHost === null ? null : upstreamHost.key,
       protocol: this.downstream.protocol === 'http2' ? 'HTTP/2' : 'HTTP/1.1',
-      startTimeMs: this.startedAt,
+      startTimeMs: this.startedAtMs,
     };
   }
 
@@ -477,6 +547,12 @@ export class Exchange implements AttemptCallbacks {
     return this.lastFailure?.kind;
   }
 }
+
+const CONNECT_FAILURE_RESULT: AttemptResult = Object.freeze({ kind: 'connect_failure' });
+const RESET_RESULT: AttemptResult = Object.freeze({ kind: 'reset' });
+const PER_TRY_TIMEOUT_RESULT: AttemptResult = Object.freeze({ kind: 'per_try_timeout' });
+const TIMEOUT_RESULT: AttemptResult = Object.freeze({ kind: 'timeout' });
+const CANCELLED_RESULT: AttemptResult = Object.freeze({ kind: 'cancelled' });
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 

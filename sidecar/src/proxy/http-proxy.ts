@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger';
 import type { UpstreamCluster } from '../upstream/upstream-cluster';
 import { Http1Downstream, Http2Downstream, type Downstream } from './downstream';
 import { Exchange, type ExchangeEnvironment } from './exchange';
+import type { ExchangeObserver } from './exchange-observer';
 import { sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
 import { TcpProxySession } from './tcp-proxy-session';
@@ -26,6 +27,8 @@ export interface HttpProxyOptions {
   readonly nodeId: string;
   readonly random?: () => number;
   readonly retryBufferLimitBytes?: number;
+  /** Told about every exchange and attempt (stats, outlier detection, tracing, access log). */
+  readonly observers?: readonly ExchangeObserver[];
 }
 
 const CONNECTION = Symbol('meshlet.connection');
@@ -69,6 +72,7 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
   readonly clusters: { get(name: string): UpstreamCluster | undefined };
   readonly random: () => number;
   readonly retryBufferLimitBytes: number;
+  readonly observers: ExchangeObserver[];
   private readonly tcpSessions = new Set<TcpProxySession>();
   /** Requests in flight (for drain and tests). */
   activeExchanges = 0;
@@ -77,6 +81,7 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     this.clusters = options.clusters;
     this.random = options.random ?? Math.random;
     this.retryBufferLimitBytes = options.retryBufferLimitBytes ?? 1024 * 1024;
+    this.observers = [...(options.observers ?? [])];
     // Envoy's max_request_headers_kb default is 60 KiB; node's default is 16 KiB.
     this.h1 = http.createServer({ maxHeaderSize: 60 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 3_600_000 }, (req, res) => this.onHttp1Request(req, res));
     this.h1.on('clientError', onClientError);
