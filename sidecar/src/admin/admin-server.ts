@@ -2,6 +2,7 @@
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sendJson, sendText } from './admin-response';
 
 /** What the admin server reads. Read-only views; the admin server never changes sidecar state. */
 export interface AdminSources {
@@ -11,14 +12,27 @@ export interface AdminSources {
   configDump(): unknown;
 }
 
+/**
+ * One admin endpoint. Endpoints other than the built-in ones (/ready, /live, /config_dump) live in their own files
+ * under admin/ and are passed in by the composition root, so features add endpoints without editing this file.
+ */
+export interface AdminEndpoint {
+  readonly path: string;
+  readonly method: 'GET' | 'POST';
+  /** One line for the endpoint list (404 page, dashboard). */
+  readonly help: string;
+  handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void | Promise<void>;
+}
+
 export interface AdminServerOptions {
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly port: number;
   readonly sources: AdminSources;
+  readonly endpoints?: readonly AdminEndpoint[];
 }
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void;
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
 
 /**
  * Envoy-style admin endpoints. Routes are a fixed table; unknown paths get 404 with the list of
@@ -30,7 +44,7 @@ export class AdminServer {
 
   private constructor(private readonly options: AdminServerOptions) {
     const { sources } = options;
-    this.routes = new Map([
+    const routes = new Map<string, { readonly method: string; readonly help: string; readonly handler: Handler }>([
       ['/ready', { method: 'GET', help: '200 once the first complete config is applied, else 503', handler: (_q, res) => {
         const ready = sources.isReady();
         sendText(res, ready ? 200 : 503, ready ? 'LIVE\n' : 'PRE_INITIALIZING\n');
@@ -40,6 +54,10 @@ export class AdminServer {
         sendJson(res, 200, sources.configDump());
       } }],
     ]);
+    for (const endpoint of options.endpoints ?? []) {
+      routes.set(endpoint.path, { method: endpoint.method, help: endpoint.help, handler: (req, res, url) => endpoint.handle(req, res, url) });
+    }
+    this.routes = routes;
     this.server = http.createServer((req, res) => this.handle(req, res));
   }
 
@@ -89,28 +107,15 @@ export class AdminServer {
       sendText(res, 405, `${url.pathname} takes ${route.method}\n`);
       return;
     }
+    const fail = (error: unknown): void => {
+      if (!res.headersSent) sendText(res, 500, `admin handler failed: ${(error as Error).message}\n`);
+      else res.destroy();
+    };
     try {
-      route.handler(req, res, url);
+      const result = route.handler(req, res, url);
+      if (result instanceof Promise) result.catch(fail);
     } catch (error) {
-      sendText(res, 500, `admin handler failed: ${(error as Error).message}\n`);
+      fail(error);
     }
   }
-}
-
-function sendText(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(body);
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(`${JSON.stringify(body, jsonReplacer, 2)}\n`);
-}
-
-/** Maps and Sets (domain config uses them) become objects and arrays. */
-function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Map) return Object.fromEntries(value);
-  if (value instanceof Set) return [...value];
-  if (typeof value === 'bigint') return value.toString();
-  return value;
 }
