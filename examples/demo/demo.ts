@@ -1,5 +1,7 @@
-// `npm start`: the reference control plane serving an embedded demo mesh, and a meshlet sidecar receiving it
-// over ADS; prints each config snapshot, then shows an endpoint update and a rejected (NACKed) push live.
+// `npm start`: a demo mesh on loopback — the reference control plane, three small services (reviews x3,
+// ratings x2, details x1) and a meshlet sidecar in front of them — with steady traffic and a live per-backend view,
+// then a few scripted events: a failing instance (retries hide it), a scale-up (an EDS-only update) and a bad push
+// (NACKed, last good config kept).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,17 +12,28 @@ import { createLogger, type LogLevel } from '../../sidecar/src/observability/log
 import { formatErrors } from '../../sidecar/src/core/validation';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL } from '../../sidecar/src/xds/resources/resource-type';
 import { describeSnapshot } from './describe-snapshot';
+import { DemoService } from './demo-service';
+import { DemoTraffic, type ServiceWindow } from './demo-traffic';
 
 export interface DemoOptions {
   /** Admin address; default 127.0.0.1:15000, or a free port when that one is taken. */
   readonly adminAddress?: string;
-  /** Stop by itself after this long (tests); default: run until SIGINT/SIGTERM. */
+  /** Stop by itself after this long (tests, scripts); default: run until SIGINT/SIGTERM. */
   readonly durationMs?: number;
-  /** Where the summary goes; default stdout. */
+  /** Where the output goes; default stdout. A TTY gets a live view redrawn in place. */
   readonly out?: NodeJS.WritableStream;
-  /** Pause between the scripted updates; default 2000 ms. */
+  /** Pause between the scripted events; default 4000 ms. */
   readonly stepMs?: number;
+  /** Requests per second to each service; default 10. */
+  readonly rps?: number;
 }
+
+/** The demo's services: name, instances, typical latency. */
+const SERVICES: ReadonlyArray<{ readonly name: string; readonly instances: number; readonly latencyMs: number }> = [
+  { name: 'reviews', instances: 3, latencyMs: 12 },
+  { name: 'ratings', instances: 2, latencyMs: 6 },
+  { name: 'details', instances: 1, latencyMs: 4 },
+];
 
 function findRepoFile(relative: string): string {
   let dir = __dirname;
@@ -33,29 +46,67 @@ function findRepoFile(relative: string): string {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
-function socketEndpoint(port: number): object {
-  return { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } };
+/** A ClusterLoadAssignment (proto-loader shape) for the given service instances. */
+function assignment(service: string, instances: readonly DemoService[]): object {
+  return {
+    cluster_name: service,
+    endpoints: [
+      {
+        locality: { region: 'demo', zone: 'zone-a' },
+        lb_endpoints: instances.map((i) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: i.port } } } })),
+      },
+    ],
+  };
+}
+
+/** The live view: per service and instance, what the client got in the last window. */
+function renderView(windows: readonly ServiceWindow[], seconds: number, instances: ReadonlyMap<string, DemoService[]>): string {
+  const lines = [`traffic through meshlet (last ${seconds.toFixed(0)} s, as the client saw it):`];
+  for (const w of windows) {
+    const perSecond = w.requests / seconds;
+    lines.push(`  ${w.service.padEnd(8)} ${perSecond.toFixed(1).padStart(5)} req/s  errors ${String(w.errors).padStart(3)}  p50 ${w.p50Ms.toFixed(1).padStart(5)} ms  p99 ${w.p99Ms.toFixed(1).padStart(5)} ms`);
+    for (const instance of instances.get(w.service) ?? []) {
+      const share = w.requests === 0 ? 0 : ((w.byInstance.get(instance.instance) ?? 0) / w.requests) * 100;
+      const state = instance.failing ? '  (failing: 503s, retried by meshlet)' : '';
+      lines.push(`      ${instance.instance.padEnd(10)} :${instance.port}  ${share.toFixed(0).padStart(3)}% of answers${state}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** Runs the demo; resolves with the process exit code once stopped. */
 export async function runDemo(options: DemoOptions = {}): Promise<number> {
   const out = options.out ?? process.stdout;
+  const tty = (out as NodeJS.WriteStream).isTTY === true;
   const print = (text: string): void => {
     out.write(`${text}\n`);
   };
-  const stepMs = options.stepMs ?? 2000;
+  const stepMs = options.stepMs ?? 4000;
   const logger = createLogger({ level: (process.env['MESHLET_LOG_LEVEL'] as LogLevel | undefined) ?? 'error' });
 
+  const instances = new Map<string, DemoService[]>();
+  for (const spec of SERVICES) {
+    const started: DemoService[] = [];
+    for (let i = 1; i <= spec.instances; i += 1) started.push(await DemoService.start(spec.name, `${spec.name}-${i}`, spec.latencyMs));
+    instances.set(spec.name, started);
+  }
   const controlPlane = await ControlPlaneServer.start({ host: '127.0.0.1', port: 0 });
   controlPlane.loadFile(findRepoFile(path.join('examples', 'demo', 'demo-resources.yaml')));
-  print(`reference control plane (ADS, SotW) on ${controlPlane.address}, serving examples/demo/demo-resources.yaml`);
+  controlPlane.setResources(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, SERVICES.map((s) => ({ name: s.name, message: assignment(s.name, instances.get(s.name) ?? []) })));
+  print(`demo services on 127.0.0.1: ${[...instances.values()].flat().map((i) => `${i.instance}:${i.port}`).join(', ')}`);
+  print(`reference control plane (ADS, SotW) on ${controlPlane.address}, serving examples/demo/demo-resources.yaml + endpoints`);
 
   let sidecar: Sidecar | undefined;
+  let traffic: DemoTraffic | undefined;
+  let viewTimer: NodeJS.Timeout | undefined;
   const stopAll = async (): Promise<void> => {
+    if (viewTimer !== undefined) clearInterval(viewTimer);
+    traffic?.stop();
     await sidecar?.stop();
     await controlPlane.stop();
+    for (const list of instances.values()) for (const instance of list) await instance.close();
   };
   try {
     for (const adminAddress of [options.adminAddress ?? '127.0.0.1:15000', '127.0.0.1:0']) {
@@ -78,24 +129,47 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     print(`meshlet sidecar started, node id meshlet-demo`);
     print(`admin: http://${running.admin.address}/ready  http://${running.admin.address}/config_dump`);
 
-    running.store.subscribe((snapshot) => print(`\n${describeSnapshot(snapshot)}`));
-    await running.store.whenReady();
-    print(`\nready: GET /ready now answers 200`);
+    const first = await running.store.whenReady();
+    print(`\n${describeSnapshot(first)}`);
+    running.store.subscribe((snapshot) => {
+      if (snapshot.version > first.version) print(`\n${describeSnapshot(snapshot)}`);
+    });
+    await running.whenListenersApplied();
+    const listener = running.listeners.addresses().get('demo_outbound_http');
+    if (listener === undefined) throw new Error('the demo listener (127.0.0.1:10000) could not be bound; is the port taken?');
+    print(`\nready: GET /ready answers 200; try: curl -H 'host: reviews' http://127.0.0.1:${listener.port}/`);
 
-    const steps: Array<{ note: string; act: () => void }> = [
+    traffic = new DemoTraffic(listener.port, SERVICES.map((s) => s.name), options.rps ?? 10);
+    traffic.start();
+    let lastView = Date.now();
+    const showView = (): void => {
+      const now = Date.now();
+      const view = renderView(traffic?.take() ?? [], Math.max(0.001, (now - lastView) / 1000), instances);
+      lastView = now;
+      print(tty ? `\x1b[s\n${view}\x1b[u` : `\n${view}`);
+    };
+    viewTimer = setInterval(showView, tty ? 1000 : Math.max(1000, stepMs));
+    viewTimer.unref();
+
+    const reviews = instances.get('reviews') ?? [];
+    const steps: Array<{ note: string; act: () => Promise<void> | void }> = [
       {
-        note: 'control plane adds endpoint 127.0.0.1:19004 to "reviews" (an EDS-only update)',
-        act: () =>
-          controlPlane.upsertResource(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, {
-            name: 'reviews',
-            message: {
-              cluster_name: 'reviews',
-              endpoints: [{ lb_endpoints: [19001, 19002, 19003, 19004].map(socketEndpoint) }],
-            },
-          }),
+        note: 'reviews-2 starts failing with 503s: meshlet retries on another instance (retry_on 5xx, previous_hosts)',
+        act: () => {
+          const failing = reviews[1];
+          if (failing !== undefined) failing.failing = true;
+        },
       },
       {
-        note: 'control plane pushes a cluster with connect_timeout -1s: meshlet NACKs it and keeps the last good config',
+        note: 'scale-up: reviews-4 starts and the control plane adds it (an EDS-only update)',
+        act: async () => {
+          const added = await DemoService.start('reviews', 'reviews-4', 12);
+          reviews.push(added);
+          controlPlane.upsertResource(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, { name: 'reviews', message: assignment('reviews', reviews) });
+        },
+      },
+      {
+        note: 'the control plane pushes a cluster with connect_timeout -1s: meshlet NACKs it and keeps the last good config',
         act: () =>
           controlPlane.upsertResource(CLUSTER_TYPE_URL, {
             name: 'broken',
@@ -108,7 +182,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       await sleep(stepMs);
       if (Date.now() >= deadline) break;
       print(`\n>> ${step.note}`);
-      step.act();
+      await step.act();
     }
     await sleep(Math.min(stepMs, 1000));
     const nack = running.xdsClient?.typeStatuses().find((t) => t.lastNack !== undefined)?.lastNack;
@@ -125,7 +199,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       process.once('SIGTERM', done);
       if (options.durationMs !== undefined) setTimeout(done, Math.max(0, deadline - Date.now())).unref();
     });
-    print('stopping');
+    showView();
+    print(`stopping (client saw ${traffic.totalRequests} answers, ${traffic.totalErrors} errors)`);
     await stopAll();
     return 0;
   } catch (error) {

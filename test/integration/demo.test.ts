@@ -1,4 +1,4 @@
-// `npm start` runs `meshlet demo`: the reference control plane and a sidecar on loopback. A newcomer's first look.
+// `npm start` runs `meshlet demo`: services, control plane and a sidecar on loopback. A newcomer's first look.
 
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -9,23 +9,27 @@ import { runDemo } from '../../examples/demo/demo';
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 
 describe('the demo (npm start)', () => {
-  it('prints the received config, an EDS-only update and the NACK of a bad cluster, then stops cleanly', async function () {
-    this.timeout(20_000);
+  it('serves three services through meshlet, shows a live view, retries a failing instance, applies an EDS update and NACKs a bad cluster', async function () {
+    this.timeout(30_000);
     const out = new PassThrough();
     let text = '';
     out.on('data', (chunk: Buffer) => {
       text += chunk.toString();
     });
-    const code = await runDemo({ adminAddress: '127.0.0.1:0', durationMs: 3000, stepMs: 300, out });
+    const code = await runDemo({ adminAddress: '127.0.0.1:0', durationMs: 4500, stepMs: 1000, rps: 20, out });
     assert.equal(code, 0, text);
     assert.match(text, /config snapshot v1/);
     assert.match(text, /demo_outbound_http on 127\.0\.0\.1:10000: HTTP, routes from RDS "demo_routes"/);
-    assert.match(text, /reviews EDS least_request: 127\.0\.0\.1:19001, 127\.0\.0\.1:19002, 127\.0\.0\.1:19003 w=2/);
-    assert.match(text, /ready: GET \/ready now answers 200/);
-    assert.match(text, /config snapshot v2[\s\S]*127\.0\.0\.1:19004/, 'the EDS-only update shows as a new snapshot');
+    assert.match(text, /reviews EDS least_request: (127\.0\.0\.1:\d+, ){2}127\.0\.0\.1:\d+\n/);
+    assert.match(text, /traffic through meshlet/);
+    assert.match(text, /reviews-2 .* \(failing: 503s, retried by meshlet\)/);
+    assert.match(text, /config snapshot v\d+[\s\S]*reviews EDS least_request: (127\.0\.0\.1:\d+, ){3}127\.0\.0\.1:\d+/, 'the EDS-only update adds reviews-4');
     assert.match(text, /last NACK sent .*cluster 'broken': connect_timeout/);
-    assert.doesNotMatch(text, /broken EDS|broken STATIC/, 'the rejected cluster never enters the config');
-    assert.match(text, /stopping/);
+    assert.doesNotMatch(text, /broken STATIC/, 'the rejected cluster never enters the config');
+    const totals = /client saw (\d+) answers, (\d+) errors/.exec(text);
+    assert.ok(totals !== null, text);
+    assert.ok(Number(totals[1]) > 50, 'traffic flowed');
+    assert.equal(Number(totals[2]), 0, 'the failing instance was hidden by retries');
   });
 
   it('runs from the CLI with --duration and exits 0; a bad --duration exits 2', async function () {
