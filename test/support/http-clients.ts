@@ -10,10 +10,10 @@ export interface Reply {
   trailers: http.IncomingHttpHeaders;
 }
 
-/** One HTTP/1.1 request on a fresh connection. */
-export function h1Request(port: number, host: string, path: string, options: { method?: string; body?: Buffer; headers?: http.OutgoingHttpHeaders } = {}): Promise<Reply> {
+/** One HTTP/1.1 request on a fresh connection (or on `agent`'s connections when given). */
+export function h1Request(port: number, host: string, path: string, options: { method?: string; body?: Buffer; headers?: http.OutgoingHttpHeaders; agent?: http.Agent } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: options.method ?? (options.body ? 'POST' : 'GET'), path, headers: { host, ...options.headers }, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method: options.method ?? (options.body ? 'POST' : 'GET'), path, headers: { host, ...options.headers }, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), trailers: res.trailers }));
