@@ -4,12 +4,14 @@ import type { LbPolicyConfig } from '../../config/cluster-config';
 import type { Host } from '../host';
 import type { Balancer, RandomSource } from './balancer';
 import { LeastRequestBalancer } from './least-request';
+import { MaglevBalancer } from './maglev';
 import { RandomBalancer } from './random';
+import { RingHashBalancer } from './ring-hash';
 import { RoundRobinBalancer } from './round-robin';
 
 /** Policies that have their own balancer now; the others run as round robin until issue 4 builds them. */
 export function isImplementedPolicy(policy: LbPolicyConfig): boolean {
-  return policy.kind === 'round_robin' || policy.kind === 'least_request' || policy.kind === 'random' || policy.kind === 'cluster_provided';
+  return policy.kind !== 'peak_ewma';
 }
 
 /** A new balancer for `hosts` (fixed for its life). Called on rebuilds only, never per request. */
@@ -19,8 +21,12 @@ export function createBalancer(policy: LbPolicyConfig, hosts: readonly Host[], r
       return new LeastRequestBalancer(hosts, random, policy);
     case 'random':
       return new RandomBalancer(hosts, random);
+    case 'ring_hash':
+      return new RingHashBalancer(hosts, random, policy);
+    case 'maglev':
+      return new MaglevBalancer(hosts, random, policy);
     default:
-      // round_robin; ring_hash, maglev and peak_ewma until issue 4 (the cluster logs the fallback once).
+      // round_robin; cluster_provided; peak_ewma until it is built (the cluster logs the fallback once).
       return new RoundRobinBalancer(hosts, random);
   }
 }
