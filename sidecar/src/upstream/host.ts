@@ -39,6 +39,10 @@ export class Host {
   activeRequests = 0;
   /** Set by a pick (ORIGINAL_DST cleanup looks at it). */
   used = false;
+  /** Clock time the host joined its cluster (Envoy `creationTime()`): slow start counts from it. Owner: the cluster. */
+  addedAtMs = 0;
+  /** Clock time of the last active health check pass that made it healthy (Envoy `lastHcPassTime()`); slow start counts from it when set. Owner: health/. */
+  lastHcPassAtMs: number | null = null;
   private weightValue = 1;
   private flags = 0;
   private observer: HostObserver | null = null;
