@@ -7,6 +7,10 @@ import { systemClock, type Clock } from '../core/clock';
 import { silentLogger, type Logger } from '../observability/logger';
 import { systemDnsResolver, type DnsResolver } from './dns-discovery';
 import type { RandomSource } from './lb/balancer';
+import { ClusterResilience, type ClusterResilienceDeps } from './cluster-resilience';
+import type { HealthChecker } from './health/health-checker';
+import type { OutlierDetector } from './outlier/outlier-detector';
+import { OutlierObserver } from './outlier/outlier-observer';
 import { UpstreamCluster, type UpstreamClusterDeps } from './upstream-cluster';
 
 export interface ClusterManagerOptions {
@@ -16,6 +20,8 @@ export interface ClusterManagerOptions {
   random?: () => number;
   /** STRICT_DNS / LOGICAL_DNS lookups; default `dns.lookup({ all: true })` with the cluster's family policy. */
   dnsResolver?: DnsResolver;
+  /** Replaces real active health-check probes (unit tests). */
+  probeFactory?: ClusterResilienceDeps['probeFactory'];
 }
 
 /**
@@ -30,6 +36,10 @@ export class ClusterManager {
   private readonly endpointsOf = new Map<string, EndpointConfig | undefined>();
   private readonly draining = new Set<Promise<void>>();
   private readonly deps: UpstreamClusterDeps;
+  private readonly resilience = new Map<UpstreamCluster, ClusterResilience>();
+  private readonly resilienceDeps: ClusterResilienceDeps;
+  /** Reports attempt results to each cluster's outlier detector: pass it to the proxy as an ExchangeObserver. */
+  readonly outlierObserver = new OutlierObserver((cluster) => this.outlierDetector(cluster));
   private closed = false;
 
   constructor(options: ClusterManagerOptions = {}) {
@@ -40,6 +50,7 @@ export class ClusterManager {
       random,
       dnsResolver: options.dnsResolver ?? systemDnsResolver,
     };
+    this.resilienceDeps = { clock: this.deps.clock, random, logger: this.deps.logger, ...(options.probeFactory !== undefined ? { probeFactory: options.probeFactory } : {}) };
   }
 
   /** Applies `snapshot` by diff. Never throws: a cluster that fails to build is logged and left out (or kept as it was). */
@@ -50,9 +61,12 @@ export class ClusterManager {
       const existing = this.byName.get(name);
       try {
         if (existing === undefined) {
-          this.byName.set(name, new UpstreamCluster(config, endpoints, this.deps));
+          const cluster = new UpstreamCluster(config, endpoints, this.deps);
+          this.byName.set(name, cluster);
+          this.resilience.set(cluster, new ClusterResilience(cluster, this.resilienceDeps));
         } else if (existing.config !== config || this.endpointsOf.get(name) !== endpoints) {
           existing.update(config, endpoints);
+          this.resilience.get(existing)?.update();
         }
         this.endpointsOf.set(name, endpoints);
       } catch (error) {
@@ -63,6 +77,8 @@ export class ClusterManager {
       if (snapshot.clusters.has(name)) continue;
       this.byName.delete(name);
       this.endpointsOf.delete(name);
+      this.resilience.get(cluster)?.close();
+      this.resilience.delete(cluster);
       this.track(cluster.close());
     }
   }
@@ -75,9 +91,21 @@ export class ClusterManager {
     return this.byName.values();
   }
 
+  /** The cluster's outlier detector, or undefined without `outlier_detection` (or for a removed cluster). */
+  outlierDetector(cluster: UpstreamCluster): OutlierDetector | undefined {
+    return this.resilience.get(cluster)?.outlier ?? undefined;
+  }
+
+  /** The cluster's active health checker, or undefined without `health_checks`. */
+  healthChecker(cluster: UpstreamCluster): HealthChecker | undefined {
+    return this.resilience.get(cluster)?.healthChecker ?? undefined;
+  }
+
   /** Closes every cluster's pools gracefully (in-flight exchanges finish) and waits for removed clusters still draining. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const r of this.resilience.values()) r.close();
+    this.resilience.clear();
     const clusters = [...this.byName.values()];
     this.byName.clear();
     this.endpointsOf.clear();
