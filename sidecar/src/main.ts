@@ -6,6 +6,7 @@ import { runDemo } from '../../examples/demo/demo';
 import { runCli } from './cli/cli';
 import { EXIT_FAILURE, EXIT_OK, type CliActions } from './cli/command-context';
 import type { BootstrapConfig } from './config/bootstrap-config';
+import { injectAction, injectorAction, iptablesAction } from './inject/inject-commands';
 import { createLogger } from './observability/logger';
 import { createSidecar } from './sidecar';
 import { loadBootstrap } from './xds/bootstrap-loader';
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     validateFile: (file) => validateEnvoyFile(file, { version }),
     startSidecar,
     runDemo: (flags) => runDemo(flags),
+    kubernetes: { iptables: iptablesAction, inject: injectAction, injector: injectorAction },
   };
   process.exitCode = await runCli(process.argv.slice(2), actions);
 }

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, processIo, type CliActions, type CliIo, type CommandContext } from './command-context';
 import { demoCommand } from './demo-command';
+import { kubernetesCommands } from './kubernetes-commands';
 import { runCommand } from './run-command';
 import { validateCommand } from './validate-command';
 
@@ -17,7 +18,7 @@ export function buildProgram(context: CommandContext): Command {
       writeOut: (text) => context.io.stdout(text),
       writeErr: (text) => context.io.stderr(text),
     });
-  for (const command of [runCommand(context), validateCommand(context), demoCommand(context)]) {
+  for (const command of [runCommand(context), validateCommand(context), demoCommand(context), ...kubernetesCommands(context)]) {
     program.addCommand(command.exitOverride().configureOutput({
       writeOut: (text) => context.io.stdout(text),
       writeErr: (text) => context.io.stderr(text),

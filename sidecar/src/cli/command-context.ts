@@ -2,6 +2,7 @@
 
 import type { BootstrapConfig, BootstrapFlags } from '../config/bootstrap-config';
 import { formatErrors, type FieldError, type Validation } from '../core/validation';
+import type { KubernetesActions } from './kubernetes-actions';
 
 /** Exit codes: 0 success, 1 runtime failure, 2 bad input (bootstrap, file, flags). */
 export const EXIT_OK = 0;
@@ -28,6 +29,8 @@ export interface CliActions {
   startSidecar(bootstrap: BootstrapConfig, options: { readonly drainTimeoutMs: number }): Promise<number>;
   /** `meshlet demo` (what `npm start` runs): resolves with the exit code. */
   runDemo(options: DemoFlags): Promise<number>;
+  /** `meshlet iptables`, `inject`, `injector` (inject/); optional so test doubles need not provide them. */
+  readonly kubernetes?: KubernetesActions;
 }
 
 /** `meshlet demo` flags. */
