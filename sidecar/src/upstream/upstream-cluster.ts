@@ -1,17 +1,17 @@
 // One upstream cluster at run time: its hosts (diffed by address), their eligibility, the balancer over them, breaker and pools.
 
 import type { ClusterConfig, UpstreamHttpProtocolConfig } from '../config/cluster-config';
-import type { EndpointConfig, JsonValue, LocalityConfig, MetadataConfig } from '../config/endpoint-config';
+import { DEFAULT_OVERPROVISIONING_FACTOR, type EndpointConfig, type JsonValue, type LocalityConfig, type MetadataConfig } from '../config/endpoint-config';
 import type { Clock, TimerHandle } from '../core/clock';
 import type { Logger } from '../observability/logger';
 import { CircuitBreaker } from './circuit-breaker';
 import { DnsDiscovery, type DnsResolver } from './dns-discovery';
 import { Host, hostKey, type HostObserver } from './host';
-import { DEGRADED_MASK, EDS_MASK, HostHealthFlags, UNHEALTHY_MASK } from './host-health-flags';
+import { EDS_MASK, HostHealthFlags } from './host-health-flags';
 import { hostSpecsFromEndpoints, type HostSpec } from './host-spec';
-import type { Balancer, RandomSource } from './lb/balancer';
-import { createBalancer, isImplementedPolicy } from './lb/create-balancer';
+import type { RandomSource } from './lb/balancer';
 import type { PickContext } from './lb/pick-context';
+import { PriorityBalancer } from './lb/priority-balancer';
 import type { PoolSettings } from './pool/pool-settings';
 import { UpstreamTls } from './pool/upstream-tls';
 
@@ -46,15 +46,16 @@ const TRANSPORT_SOCKET_MATCH = 'envoy.transport_socket_match';
  * The runtime of one `Cluster`, kept across config updates (the proxy may hold it; it is updated in place).
  * Invariants: hosts are unique by `address:port`; a host keeps its object (pools, counters, flags) while its
  * address stays; `pick()` reads a balancer built off the hot path whenever membership, weights or health
- * flags changed (lazily, at the first pick after the change). Host choice now: the lowest priority with a
- * healthy host, else the lowest with a degraded one, else panic over all hosts of the first non-empty priority
- * (none when `healthy_panic_threshold` is 0). Overprovisioning spill-over, per-priority panic thresholds and
- * locality weights are issue 4.
+ * flags changed (lazily, at the first pick after the change), or when the assignment's overprovisioning factor
+ * or locality weights change. Host choice is Envoy's (lb/priority-balancer.ts): priority by load with
+ * overprovisioning spillover and degraded hosts, per-priority and total panic, locality weights, then the policy.
  */
 export class UpstreamCluster implements HostObserver {
   readonly name: string;
   /** Per default routing priority (Envoy `RoutingPriority::Default`). */
   readonly breaker: CircuitBreaker;
+  /** Routes with `priority: HIGH` (Envoy `RoutingPriority::High`): their own thresholds and counters. */
+  readonly highBreaker: CircuitBreaker;
   readonly stats: UpstreamClusterStats = { lbHealthyPanic: 0, noHealthyHost: 0, membershipChanges: 0, rebuilds: 0 };
   /** Resolves once the first host list is known (immediately except for DNS clusters before their first lookup). */
   ready: Promise<void> = Promise.resolve();
@@ -64,8 +65,8 @@ export class UpstreamCluster implements HostObserver {
   private hostList: readonly Host[] = [];
   private readonly byKey = new Map<string, Host>();
   private dirty = true;
-  private balancer: Balancer | null = null;
-  private panic = false;
+  private balancer: PriorityBalancer | null = null;
+  private lbFingerprint = '';
   private poolFingerprint = '';
   private defaultSettings!: PoolSettings;
   private matchSettings: PoolSettings[] = [];
@@ -85,6 +86,7 @@ export class UpstreamCluster implements HostObserver {
     this.name = config.name;
     this.cfg = config;
     this.breaker = new CircuitBreaker(config.circuitBreakers.default);
+    this.highBreaker = new CircuitBreaker(config.circuitBreakers.high);
     this.endpoints = endpoints;
     this.configure(config, null);
   }
@@ -98,10 +100,10 @@ export class UpstreamCluster implements HostObserver {
     return this.hostList;
   }
 
-  /** True while the last rebuild found no healthy or degraded host and picks go to all hosts. */
+  /** True while some priority is in panic (its picks go to all its hosts). */
   get inPanic(): boolean {
     if (this.dirty) this.rebuild();
-    return this.panic;
+    return this.balancer?.inPanic ?? false;
   }
 
   /**
@@ -118,7 +120,6 @@ export class UpstreamCluster implements HostObserver {
       this.stats.noHealthyHost += 1;
       return undefined;
     }
-    if (this.panic) this.stats.lbHealthyPanic += 1;
     const exclude = context.exclude;
     if (exclude !== undefined && exclude.size > 0) {
       const max = context.maxSelectionAttempts ?? 1;
@@ -150,6 +151,11 @@ export class UpstreamCluster implements HostObserver {
     }
   }
 
+  /** The circuit breaker of a route's `priority` (Envoy ResourceManager per RoutingPriority). */
+  breakerFor(priority: 'DEFAULT' | 'HIGH'): CircuitBreaker {
+    return priority === 'HIGH' ? this.highBreaker : this.breaker;
+  }
+
   /** Subscribe to membership changes; returns the unsubscribe function. */
   onHostsChanged(listener: HostsChangedListener): () => void {
     this.listeners.add(listener);
@@ -172,6 +178,7 @@ export class UpstreamCluster implements HostObserver {
     this.endpoints = endpoints;
     if (config !== previous) {
       this.breaker.update(config.circuitBreakers.default);
+      this.highBreaker.update(config.circuitBreakers.high);
       if (JSON.stringify(config.lbPolicy) !== JSON.stringify(previous.lbPolicy) || JSON.stringify(config.commonLbConfig) !== JSON.stringify(previous.commonLbConfig)) this.dirty = true;
     }
     this.configure(config, previous);
@@ -195,20 +202,22 @@ export class UpstreamCluster implements HostObserver {
   // --- configuration ---------------------------------------------------------------------------------------
 
   private configure(config: ClusterConfig, previous: ClusterConfig | null): void {
-    if (!isImplementedPolicy(config.lbPolicy)) this.warnOnce(`lb:${config.lbPolicy.kind}`, { policy: config.lbPolicy.kind }, 'LB policy not implemented yet; using round robin');
     this.configurePools(config);
     switch (config.discoveryType) {
       case 'EDS':
         this.stopDns();
         this.setMembers(hostSpecsFromEndpoints(this.endpoints ?? null));
+        this.noteLbInputs(this.endpoints ?? null);
         break;
       case 'STATIC':
         this.stopDns();
         this.setMembers(hostSpecsFromEndpoints(config.loadAssignment));
+        this.noteLbInputs(config.loadAssignment);
         break;
       case 'STRICT_DNS':
       case 'LOGICAL_DNS':
         this.configureDns(config);
+        this.noteLbInputs(config.loadAssignment);
         break;
       case 'ORIGINAL_DST':
         this.stopDns();
@@ -305,6 +314,7 @@ export class UpstreamCluster implements HostObserver {
       if (host !== undefined && seen.has(host.key)) continue; // a duplicate address: the first one wins
       if (host === undefined) {
         host = new Host(spec.address, spec.port, this.settingsFor(spec.metadata));
+        host.addedAtMs = this.deps.clock.now();
         host.observe(this);
         this.byKey.set(host.key, host);
         added.push(host);
@@ -351,33 +361,26 @@ export class UpstreamCluster implements HostObserver {
   private rebuild(): void {
     this.dirty = false;
     this.stats.rebuilds += 1;
-    const hosts = this.hostList;
-    let source: Host[] | null = null;
-    let degradedSource: Host[] | null = null;
-    const levels = new Map<number, { healthy: Host[]; degraded: Host[]; all: Host[] }>();
-    for (const h of hosts) {
-      let level = levels.get(h.priority);
-      if (level === undefined) levels.set(h.priority, (level = { healthy: [], degraded: [], all: [] }));
-      level.all.push(h);
-      const flags = h.healthFlags;
-      if ((flags & UNHEALTHY_MASK) !== 0) continue;
-      if ((flags & DEGRADED_MASK) !== 0) level.degraded.push(h);
-      else level.healthy.push(h);
-    }
-    const priorities = [...levels.keys()].sort((a, b) => a - b);
-    for (const p of priorities) {
-      const level = levels.get(p)!;
-      if (source === null && level.healthy.length > 0) source = level.healthy;
-      if (degradedSource === null && level.degraded.length > 0) degradedSource = level.degraded;
-    }
-    this.panic = false;
-    if (source === null) source = degradedSource;
-    if (source === null && priorities.length > 0 && this.cfg.commonLbConfig.healthyPanicThresholdPercent > 0) {
-      // Envoy panic mode: no healthy host anywhere, so traffic goes to every host of the first priority.
-      source = levels.get(priorities[0]!)!.all;
-      this.panic = true;
-    }
-    this.balancer = source === null ? null : createBalancer(this.cfg.lbPolicy, source, this.deps.random);
+    const assignment = this.cfg.discoveryType === 'EDS' ? (this.endpoints ?? null) : this.cfg.loadAssignment;
+    const weights = localityWeights(assignment);
+    this.balancer = new PriorityBalancer(this.hostList, {
+      policy: this.cfg.lbPolicy,
+      common: this.cfg.commonLbConfig,
+      overprovisioningFactor: assignment?.policy.overprovisioningFactor ?? DEFAULT_OVERPROVISIONING_FACTOR,
+      weightedPriorityHealth: assignment?.policy.weightedPriorityHealth ?? false,
+      localityWeight: (h) => weights.get(`${h.priority}\u0000${localityKey(h.locality)}`) ?? null,
+      random: this.deps.random,
+      now: () => this.deps.clock.now(),
+      stats: this.stats,
+    });
+  }
+
+  /** Overprovisioning factor and locality weights feed the balancer but not the host list: a change rebuilds. */
+  private noteLbInputs(assignment: EndpointConfig | null): void {
+    const fingerprint = assignment === null ? '' : JSON.stringify([assignment.policy.overprovisioningFactor, assignment.policy.weightedPriorityHealth, assignment.priorities.map((ls) => ls.map((l) => l.loadBalancingWeight))]);
+    if (fingerprint === this.lbFingerprint) return;
+    this.lbFingerprint = fingerprint;
+    this.dirty = true;
   }
 
   // --- ORIGINAL_DST ----------------------------------------------------------------------------------------
@@ -434,6 +437,19 @@ export class UpstreamCluster implements HostObserver {
     this.warned.add(key);
     this.deps.logger.warn({ cluster: this.name, ...fields }, message);
   }
+}
+
+function localityKey(l: LocalityConfig): string {
+  return `${l.region}\u0000${l.zone}\u0000${l.subZone}`;
+}
+
+/** `priority NUL locality` -> the locality's load_balancing_weight, for locality-weighted LB. */
+function localityWeights(assignment: EndpointConfig | null): Map<string, number> {
+  const out = new Map<string, number>();
+  assignment?.priorities.forEach((localities, p) => {
+    for (const l of localities) if (l.loadBalancingWeight !== null) out.set(`${p}\u0000${localityKey(l.locality)}`, l.loadBalancingWeight);
+  });
+  return out;
 }
 
 function sameLocality(a: LocalityConfig, b: LocalityConfig): boolean {

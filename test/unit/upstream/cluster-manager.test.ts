@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { xxHash64 } from '../../../sidecar/src/core/xxhash64';
 import { ClusterManager } from '../../../sidecar/src/upstream/cluster-manager';
 import { HostHealthFlags, coarseHealth, isExcluded } from '../../../sidecar/src/upstream/host-health-flags';
 import type { Host } from '../../../sidecar/src/upstream/host';
@@ -211,11 +212,12 @@ describe('UpstreamCluster eligibility, priorities and panic', () => {
     );
   });
 
-  it('LB policies not built yet run as round robin', () => {
-    const c = cluster([[{ host: '10.0.0.1', port: 80 }, { host: '10.0.0.2', port: 80 }]], {
-      lbPolicy: { kind: 'maglev', tableSize: 65537, consistentHashing: { useHostnameForHashing: false, hashBalanceFactor: null } },
+  it('a MAGLEV cluster sends one request hash to one host', () => {
+    const c = cluster([[{ host: '10.0.0.1', port: 80 }, { host: '10.0.0.2', port: 80 }, { host: '10.0.0.3', port: 80 }]], {
+      lbPolicy: { kind: 'maglev', tableSize: 7, consistentHashing: { useHostnameForHashing: false, hashBalanceFactor: null } },
     });
-    assert.deepEqual(picks(c, 3), ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.1:80']);
+    const hash = xxHash64('alice');
+    assert.deepEqual([1, 2, 3].map(() => c.pick({ hash })?.key), ['10.0.0.3:80', '10.0.0.3:80', '10.0.0.3:80']);
   });
 });
 

@@ -1,32 +1,32 @@
-// Maps a cluster's LB policy to a Balancer over one host source; policies not built yet fall back to round robin.
+// Maps a cluster's LB policy to a Balancer over one host source (cluster_provided runs as round robin).
 
 import type { LbPolicyConfig } from '../../config/cluster-config';
 import type { Host } from '../host';
 import type { Balancer, RandomSource } from './balancer';
 import { LeastRequestBalancer } from './least-request';
 import { MaglevBalancer } from './maglev';
+import { PeakEwmaBalancer } from './peak-ewma';
 import { RandomBalancer } from './random';
 import { RingHashBalancer } from './ring-hash';
 import { RoundRobinBalancer } from './round-robin';
+import { SlowStart } from './slow-start';
 
-/** Policies that have their own balancer now; the others run as round robin until issue 4 builds them. */
-export function isImplementedPolicy(policy: LbPolicyConfig): boolean {
-  return policy.kind !== 'peak_ewma';
-}
-
-/** A new balancer for `hosts` (fixed for its life). Called on rebuilds only, never per request. */
-export function createBalancer(policy: LbPolicyConfig, hosts: readonly Host[], random: RandomSource): Balancer {
+/** A new balancer for `hosts` (fixed for its life). Called on rebuilds only, never per request. `now` drives slow start. */
+export function createBalancer(policy: LbPolicyConfig, hosts: readonly Host[], random: RandomSource, now: () => number = Date.now): Balancer {
   switch (policy.kind) {
     case 'least_request':
-      return new LeastRequestBalancer(hosts, random, policy);
+      return new LeastRequestBalancer(hosts, random, policy, policy.slowStart === null ? null : new SlowStart(policy.slowStart, now));
     case 'random':
       return new RandomBalancer(hosts, random);
     case 'ring_hash':
       return new RingHashBalancer(hosts, random, policy);
     case 'maglev':
       return new MaglevBalancer(hosts, random, policy);
-    default:
-      // round_robin; cluster_provided; peak_ewma until it is built (the cluster logs the fallback once).
+    case 'peak_ewma':
+      return new PeakEwmaBalancer(hosts, random, policy);
+    case 'round_robin':
+      return new RoundRobinBalancer(hosts, random, policy.slowStart === null ? null : new SlowStart(policy.slowStart, now));
+    case 'cluster_provided':
       return new RoundRobinBalancer(hosts, random);
   }
 }

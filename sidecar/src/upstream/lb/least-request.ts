@@ -3,6 +3,7 @@
 import type { Host } from '../host';
 import { EdfScheduler } from './edf-scheduler';
 import { randomUint32, weightsAreEqual, type Balancer, type RandomSource } from './balancer';
+import type { SlowStart } from './slow-start';
 
 /** The least-request knobs (from `LbPolicyConfig` kind `least_request`). */
 export interface LeastRequestOptions {
@@ -19,7 +20,8 @@ export interface LeastRequestOptions {
  * Envoy `LeastRequestLoadBalancer` (least_request_lb.cc, specs §1.3). Unweighted: `choiceCount` samples
  * `r % n` with replacement, a later sample wins only with strictly fewer active requests; FULL_SCAN takes the
  * minimum, ties broken by reservoir sampling. Weighted (weights differ, or the bias was configured): EDF where a
- * host's weight is `weight / (active + 1)^bias`, read when it is re-inserted (so it lags, as in Envoy).
+ * host's weight is `weight / (active + 1)^bias`, read when it is re-inserted (so it lags, as in Envoy); slow start
+ * scales `weight` and forces EDF while a host is in its window.
  * Cost per pick: O(choiceCount) or O(log n); O(n) for FULL_SCAN. No allocation.
  */
 export class LeastRequestBalancer implements Balancer {
@@ -30,12 +32,15 @@ export class LeastRequestBalancer implements Balancer {
     private readonly hosts: readonly Host[],
     private readonly random: RandomSource,
     private readonly options: LeastRequestOptions,
+    slowStart: SlowStart | null = null,
   ) {
     const seed = randomUint32(random);
     const bias = Number.isFinite(options.activeRequestBias) && options.activeRequestBias >= 0 ? options.activeRequestBias : 1;
+    const base = slowStart === null ? (h: Host) => h.weight : (h: Host) => slowStart.weight(h);
     this.weightOf =
-      bias === 1 ? (h) => h.weight / (h.activeRequests + 1) : bias === 0 ? (h) => h.weight : (h) => h.weight / Math.pow(h.activeRequests + 1, bias);
-    const weighted = hosts.length > 1 && (!weightsAreEqual(hosts) || options.activeRequestBiasExplicit);
+      bias === 1 ? (h) => base(h) / (h.activeRequests + 1) : bias === 0 ? base : (h) => base(h) / Math.pow(h.activeRequests + 1, bias);
+    const inSlowStart = slowStart !== null && slowStart.anyInWindow(hosts);
+    const weighted = hosts.length > 1 && (!weightsAreEqual(hosts) || options.activeRequestBiasExplicit || inSlowStart);
     this.edf = weighted ? EdfScheduler.createWithPicks(hosts, this.weightOf, seed) : null;
   }
 

@@ -3,6 +3,7 @@
 import type { Host } from '../host';
 import { EdfScheduler } from './edf-scheduler';
 import { randomUint32, weightsAreEqual, type Balancer, type RandomSource } from './balancer';
+import type { SlowStart } from './slow-start';
 
 function hostWeight(host: Host): number {
   return host.weight;
@@ -10,19 +11,23 @@ function hostWeight(host: Host): number {
 
 /**
  * Envoy `RoundRobinLoadBalancer` (round_robin_lb.h, specs §1.2): a seed drawn once per build sets the start
- * index (`hosts[(seed + k) % n]`) or the EDF pre-pick count. Slow start (which forces EDF) is issue 4.
+ * index (`hosts[(seed + k) % n]`) or the EDF pre-pick count. With slow start, weights ramp up (slow-start.ts) and
+ * EDF is used while any host is in its window, even with equal weights.
  * Cost per pick: O(1) unweighted, O(log n) weighted; no allocation.
  */
 export class RoundRobinBalancer implements Balancer {
   private readonly hosts: readonly Host[];
   private readonly edf: EdfScheduler<Host> | null;
+  private readonly weightOf: (host: Host) => number;
   private index: number;
 
-  constructor(hosts: readonly Host[], random: RandomSource) {
+  constructor(hosts: readonly Host[], random: RandomSource, slowStart: SlowStart | null = null) {
     this.hosts = hosts;
     const seed = randomUint32(random);
     const n = hosts.length;
-    this.edf = n > 1 && !weightsAreEqual(hosts) ? EdfScheduler.createWithPicks(hosts, hostWeight, seed) : null;
+    this.weightOf = slowStart === null ? hostWeight : (h) => slowStart.weight(h);
+    const weighted = !weightsAreEqual(hosts) || (slowStart !== null && slowStart.anyInWindow(hosts));
+    this.edf = n > 1 && weighted ? EdfScheduler.createWithPicks(hosts, this.weightOf, seed) : null;
     this.index = n === 0 ? 0 : seed % n;
   }
 
@@ -31,7 +36,7 @@ export class RoundRobinBalancer implements Balancer {
   }
 
   pick(): Host | undefined {
-    if (this.edf !== null) return this.edf.pickAndAdd(hostWeight);
+    if (this.edf !== null) return this.edf.pickAndAdd(this.weightOf);
     const n = this.hosts.length;
     if (n === 0) return undefined;
     const i = this.index;
