@@ -12,6 +12,15 @@ import { HttpProxy } from './proxy/http-proxy';
 import { ProxyRuntime } from './proxy/proxy-runtime';
 import { ClusterManager } from './upstream/cluster-manager';
 import { silentLogger, type Logger } from './observability/logger';
+import { AccessLog } from './observability/access-log';
+import { ExchangeStats } from './observability/exchange-stats';
+import { TracingObserver, type ListenerTracePolicy } from './observability/tracing-observer';
+import type { TracingOptions } from './observability/tracing-options';
+import { statsPrometheusEndpoint } from './admin/stats-prometheus-endpoint';
+import { statsEndpoint } from './admin/stats-endpoint';
+import { loggingEndpoints } from './admin/logging-endpoint';
+import { drainEndpoint } from './admin/drain-endpoint';
+import type { MetricsSources } from './admin/metrics-collector';
 import type { BackoffOptions } from './core/backoff';
 import { buildConfigDump } from './xds/config-dump';
 import { nodeMessage } from './xds/node-message';
@@ -38,6 +47,17 @@ export interface SidecarOptions {
   readonly xdsBackoff?: BackoffOptions;
   /** Extra grpc-js channel options for the ADS channel (tests shorten grpc's own reconnect backoff). */
   readonly xdsChannelOptions?: Readonly<Record<string, number | string>>;
+  /** OTLP tracing; null or absent = off. */
+  readonly tracing?: TracingOptions | null;
+  /** Access log destination (`stdout` or a file path); null or absent = off. */
+  readonly accessLog?: string | null;
+}
+
+/** The observability parts of a running sidecar (tests flush them). */
+export interface SidecarTelemetry {
+  readonly stats: ExchangeStats;
+  readonly tracing: TracingObserver | undefined;
+  readonly accessLog: AccessLog | undefined;
 }
 
 /** A running sidecar. `stop()` closes the admin server and the xDS stream; the process may then exit. */
@@ -51,6 +71,7 @@ export interface Sidecar {
   readonly clusters: ClusterManager;
   readonly listeners: ListenerManager;
   readonly proxy: HttpProxy;
+  readonly telemetry: SidecarTelemetry;
   /** Resolves once the listeners of the current snapshot are bound (tests wait on it after a config change). */
   whenListenersApplied(): Promise<void>;
   /** SIGTERM: /ready answers 503, listeners stop accepting, in-flight requests finish (or are cut at the deadline). */
@@ -86,7 +107,14 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
   // Data plane: clusters first (routes may point at new clusters), then the runtime routes read, then listeners.
   const clusters = new ClusterManager({ logger: logger.child({ component: 'upstream' }) });
   let runtime: ProxyRuntime | undefined;
+  // Observers: stats always; the access log before tracing, so it reads the trace id before the span ends.
+  let tracePolicies = new Map<string, ListenerTracePolicy>();
+  const stats = new ExchangeStats();
+  const tracing = options.tracing == null ? undefined : new TracingObserver({ tracing: options.tracing, listenerPolicy: (name) => tracePolicies.get(name) });
+  const accessLog = options.accessLog == null ? undefined : new AccessLog({ destination: options.accessLog, ...(tracing !== undefined ? { traceIds: (exchange: object) => tracing.traceIds(exchange) } : {}) });
+  const telemetry: SidecarTelemetry = { stats, tracing, accessLog };
   const proxy = new HttpProxy({
+    observers: [stats, ...(accessLog !== undefined ? [accessLog] : []), ...(tracing !== undefined ? [tracing] : [])],
     runtime: () => runtime,
     clusters,
     logger: logger.child({ component: 'proxy' }),
@@ -99,6 +127,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
   const applySnapshot = (snapshot: ConfigSnapshot): void => {
     clusters.apply(snapshot);
     runtime = ProxyRuntime.build(snapshot);
+    tracePolicies = listenerTracePolicies(snapshot);
     // Listener updates are async (bind); apply them in order, one at a time.
     listenersApplied = listenersApplied.then(async () => {
       const failures = await listeners.apply(snapshot);
@@ -150,6 +179,24 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     });
   }
 
+  const metricsSources: MetricsSources = {
+    clusters,
+    exchangeStats: stats,
+    listenerStats: () => listeners.stats(),
+    xdsClient: () => xdsClient,
+    extra: (out) => {
+      if (tracing !== undefined) out.counter('meshlet_tracing_spans_started', 'Spans started (sampled requests and retried attempts)', {}, tracing.spansStarted);
+      if (accessLog !== undefined) {
+        out.counter('meshlet_access_log_lines', 'Access log lines written', {}, accessLog.lines);
+        out.counter('meshlet_access_log_dropped', 'Access log lines dropped (buffer full)', {}, accessLog.dropped);
+      }
+    },
+  };
+  const drain = async (timeoutMs: number): Promise<void> => {
+    draining = true;
+    await listeners.drain(timeoutMs);
+  };
+
   let admin: AdminServer;
   try {
     admin = await AdminServer.start({
@@ -160,6 +207,12 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
         isReady: () => store.current !== undefined && listenersReady && !draining,
         configDump: () => buildConfigDump(bootstrap, xdsClient, store.current),
       },
+      endpoints: [
+        statsPrometheusEndpoint(metricsSources),
+        statsEndpoint(metricsSources),
+        ...loggingEndpoints(logger),
+        drainEndpoint((timeoutMs) => drain(timeoutMs)),
+      ],
     });
   } catch (error) {
     xdsClient?.stop();
@@ -177,11 +230,9 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     clusters,
     listeners,
     proxy,
+    telemetry,
     whenListenersApplied: () => listenersApplied,
-    async drain(timeoutMs: number) {
-      draining = true;
-      await listeners.drain(timeoutMs);
-    },
+    drain,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -191,6 +242,26 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
       proxy.close();
       await clusters.close();
       await admin.stop();
+      await accessLog?.close();
+      await tracing?.shutdown();
     },
   };
+}
+
+/**
+ * Per listener: SERVER spans on INBOUND listeners, CLIENT on OUTBOUND (Envoy `getSpanKind` without
+ * spawn_upstream_span; UNSPECIFIED counts as inbound), and the HCM `tracing` random x overall sampling percentage.
+ */
+function listenerTracePolicies(snapshot: ConfigSnapshot): Map<string, ListenerTracePolicy> {
+  const out = new Map<string, ListenerTracePolicy>();
+  for (const listener of snapshot.listeners.values()) {
+    const chains = listener.defaultFilterChain === null ? listener.filterChains : [...listener.filterChains, listener.defaultFilterChain];
+    const hcm = chains.map((c) => c.network).find((n) => n.kind === 'http');
+    const t = hcm?.kind === 'http' ? hcm.tracing : null;
+    out.set(listener.name, {
+      kind: listener.trafficDirection === 'OUTBOUND' ? 'client' : 'server',
+      samplingPercent: t === null ? undefined : (t.randomSamplingPercent * t.overallSamplingPercent) / 100,
+    });
+  }
+  return out;
 }

@@ -194,6 +194,11 @@ export class TracingObserver {
     span.end();
   }
 
+  /** The trace and span id of a sampled exchange still in flight (the access log reads it before exchangeEnded here). */
+  traceIds(exchange: object): { readonly traceId: string; readonly spanId: string } | undefined {
+    return this.sampled.get(exchange);
+  }
+
   /** Exports what is buffered (tests, shutdown). */
   async forceFlush(): Promise<void> {
     await this.provider.forceFlush();

@@ -66,6 +66,9 @@ export interface TypeStatus {
   readonly nonce: string;
   readonly lastAck?: AckRecord;
   readonly lastNack?: NackRecord;
+  /** Responses ACKed / NACKed since start (metrics: Envoy `update_success` / `update_rejected`). */
+  readonly updatesAccepted: number;
+  readonly updatesRejected: number;
 }
 
 export type ConnectionState = 'CONNECTING' | 'CONNECTED' | 'BACKOFF';
@@ -151,6 +154,8 @@ interface TypeState {
   seenNonces: string[];
   lastAck: AckRecord | undefined;
   lastNack: NackRecord | undefined;
+  updatesAccepted: number;
+  updatesRejected: number;
   /** Wildcard types: first response arrived or the initial fetch timed out. */
   settled: boolean;
   fetchTimer: TimerHandle | undefined;
@@ -243,6 +248,8 @@ export class XdsClient {
         seenNonces: [],
         lastAck: undefined,
         lastNack: undefined,
+        updatesAccepted: 0,
+        updatesRejected: 0,
         settled: false,
         fetchTimer: undefined,
         sent: undefined,
@@ -335,6 +342,8 @@ export class XdsClient {
       nonce: ts.nonce,
       ...(ts.lastAck !== undefined ? { lastAck: ts.lastAck } : {}),
       ...(ts.lastNack !== undefined ? { lastNack: ts.lastNack } : {}),
+      updatesAccepted: ts.updatesAccepted,
+      updatesRejected: ts.updatesRejected,
     }));
   }
 
@@ -537,8 +546,10 @@ export class XdsClient {
     const at = new Date(this.clock.now()).toISOString();
     if (error === undefined) {
       ts.lastAck = { version, nonce, at };
+      ts.updatesAccepted += 1;
     } else {
       ts.lastNack = { version, nonce, at, error };
+      ts.updatesRejected += 1;
       this.logger?.warn({ typeUrl: ts.type.typeUrl, version, nonce, error }, 'xDS response rejected (NACK)');
     }
     this.sendRequest(ts, error === undefined ? { nonce } : { nonce, error });
