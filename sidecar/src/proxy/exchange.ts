@@ -11,6 +11,7 @@ import { portStart } from '../router/domain-index';
 import type { HeaderVars } from '../router/header-formatter';
 import { ObjectHeaderMap, type HeaderObject } from '../router/header-map';
 import type { RouteRequest } from '../router/route-request';
+import type { CircuitBreaker } from '../upstream/circuit-breaker';
 import type { Host } from '../upstream/host';
 import type { UpstreamCluster } from '../upstream/upstream-cluster';
 import type { Downstream } from './downstream';
@@ -45,6 +46,8 @@ const NO_TRAILERS = undefined;
 export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private route: CompiledRoute | undefined;
   private cluster: UpstreamCluster | undefined;
+  /** The cluster's breaker for the route's priority (DEFAULT or HIGH thresholds). */
+  private breaker: CircuitBreaker | undefined;
   private selectedClusterName: string | undefined;
   private readonly request: RouteRequest;
   readonly isGrpc: boolean;
@@ -156,7 +159,9 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       return;
     }
     this.cluster = cluster;
-    if (!cluster.breaker.tryAcquireRequest()) {
+    const breaker = cluster.breakerFor(route.config.action.kind === 'route' ? route.config.action.priority : 'DEFAULT');
+    this.breaker = breaker;
+    if (!breaker.tryAcquireRequest()) {
       this.localReply(Errors.overflow);
       return;
     }
@@ -322,7 +327,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private releaseRetrySlot(): void {
     if (this.retrySlot === undefined) return;
     this.retrySlot = undefined;
-    this.cluster?.breaker.releaseRetry();
+    this.breaker?.releaseRetry();
   }
 
   /** True when a retry was scheduled for this outcome. */
@@ -339,7 +344,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     const cluster = this.cluster;
     if (cluster === undefined) return false;
     // Retry overflow (max_retries / retry budget): no retry, the last outcome goes downstream (Envoy: upstream_rq_retry_overflow).
-    if (!haveSlot && !cluster.breaker.tryAcquireRetry()) return false;
+    if (!haveSlot && !(this.breaker ?? cluster.breaker).tryAcquireRetry()) return false;
     this.retrySlot = 'pending';
     this.backoffTimer = setTimeout(onBackoffDone, retry.nextBackoffMs(), this);
     return true;
@@ -516,7 +521,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     this.routeTimer = this.tryTimer = this.backoffTimer = undefined;
     if (this.requestAcquired) {
-      this.cluster?.breaker.releaseRequest();
+      this.breaker?.releaseRequest();
       this.requestAcquired = false;
     }
     this.releaseRetrySlot();
