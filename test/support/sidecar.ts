@@ -1,7 +1,7 @@
 // Starts a real sidecar in-process from an Envoy bootstrap object (static config), for data-plane tests.
 
 import * as assert from 'node:assert/strict';
-import { createSidecar, type Sidecar } from '../../sidecar/src/sidecar';
+import { createSidecar, type Sidecar, type SidecarOptions } from '../../sidecar/src/sidecar';
 import { bootstrapFromJson } from '../../sidecar/src/xds/bootstrap-loader';
 import { formatErrors } from '../../sidecar/src/core/validation';
 import type { JsonValue } from '../../sidecar/src/config/endpoint-config';
@@ -64,11 +64,11 @@ export function httpListener(name: string, virtualHosts: readonly object[], extr
 }
 
 /** Starts a sidecar from `static_resources`; fails the test with every bootstrap error if the config is invalid. */
-export async function startStaticSidecar(staticResources: { listeners: object[]; clusters: object[] }): Promise<Sidecar> {
+export async function startStaticSidecar(staticResources: { listeners: object[]; clusters: object[] }, options: SidecarOptions = {}): Promise<Sidecar> {
   const raw = { node: { id: 'test-node', cluster: 'test' }, static_resources: staticResources };
   const bootstrap = bootstrapFromJson(raw as unknown as JsonValue, null, { adminAddress: '127.0.0.1:0' }, { env: {} });
   assert.ok(bootstrap.ok, bootstrap.ok ? '' : formatErrors(bootstrap.errors));
-  const sidecar = await createSidecar(bootstrap.value);
+  const sidecar = await createSidecar(bootstrap.value, options);
   await sidecar.whenListenersApplied();
   return sidecar;
 }
