@@ -11,6 +11,8 @@ import { portStart } from '../router/domain-index';
 import type { HeaderVars } from '../router/header-formatter';
 import { ObjectHeaderMap, type HeaderObject } from '../router/header-map';
 import type { RouteRequest } from '../router/route-request';
+import { computeRequestHash } from '../router/hash-policy';
+import type { Hash64 } from '../core/xxhash64';
 import type { CircuitBreaker } from '../upstream/circuit-breaker';
 import type { Host } from '../upstream/host';
 import type { UpstreamCluster } from '../upstream/upstream-cluster';
@@ -55,6 +57,9 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private attempt: UpstreamAttempt | undefined;
   private attemptCount = 0;
   private triedHosts: Set<Host> | undefined;
+  /** The route hash policies' request hash (ring hash / maglev clusters), and a cookie they generated. */
+  private requestHash: Hash64 | undefined;
+  private hashCookie: string | undefined;
   private retry: RetryState | undefined;
   private bodyChunks: Buffer[] | undefined;
   private bufferedBytes = 0;
@@ -159,6 +164,12 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       return;
     }
     this.cluster = cluster;
+    const lbKind = cluster.config.lbPolicy.kind;
+    if (route.hashPolicies.length > 0 && (lbKind === 'ring_hash' || lbKind === 'maglev')) {
+      const hashed = computeRequestHash(route.hashPolicies, this.request, this.info);
+      this.requestHash = hashed.hash;
+      this.hashCookie = hashed.setCookie;
+    }
     const breaker = cluster.breakerFor(route.config.action.kind === 'route' ? route.config.action.priority : 'DEFAULT');
     this.breaker = breaker;
     if (!breaker.tryAcquireRequest()) {
@@ -261,6 +272,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       exclude: policy?.avoidPreviousHosts === true ? this.triedHosts : undefined,
       maxSelectionAttempts: policy?.hostSelectionRetryMaxAttempts ?? 1,
       originalDst: this.info.originalDst,
+      hash: this.requestHash,
     });
     if (host === undefined) {
       this.finishWithError(Errors.noHealthyHost);
@@ -385,6 +397,10 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     // HTTP/2 responses may end with trailers without announcing them; HTTP/1.1 ones announce them (Trailer).
     const trailersExpected = attempt.protocol === 'http2' || out['trailer'] !== undefined;
     this.responseStatus = status;
+    if (this.hashCookie !== undefined) {
+      const cookies = out['set-cookie'];
+      out['set-cookie'] = cookies === undefined ? [this.hashCookie] : [...(Array.isArray(cookies) ? cookies : [String(cookies)]), this.hashCookie];
+    }
     this.downstream.respond(status, out, endStream, trailersExpected);
     if (endStream) this.completeResponse(attempt);
   }
