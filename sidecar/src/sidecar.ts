@@ -11,6 +11,7 @@ import { ListenerManager } from './listener/listener-manager';
 import { HttpProxy } from './proxy/http-proxy';
 import { ProxyRuntime } from './proxy/proxy-runtime';
 import { ClusterManager } from './upstream/cluster-manager';
+import { PeakEwmaObserver } from './upstream/lb/peak-ewma-observer';
 import { silentLogger, type Logger } from './observability/logger';
 import { AccessLog } from './observability/access-log';
 import { ExchangeStats } from './observability/exchange-stats';
@@ -114,7 +115,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
   const accessLog = options.accessLog == null ? undefined : new AccessLog({ destination: options.accessLog, ...(tracing !== undefined ? { traceIds: (exchange: object) => tracing.traceIds(exchange) } : {}) });
   const telemetry: SidecarTelemetry = { stats, tracing, accessLog };
   const proxy = new HttpProxy({
-    observers: [stats, ...(accessLog !== undefined ? [accessLog] : []), ...(tracing !== undefined ? [tracing] : [])],
+    observers: [new PeakEwmaObserver(), stats, ...(accessLog !== undefined ? [accessLog] : []), ...(tracing !== undefined ? [tracing] : [])],
     runtime: () => runtime,
     clusters,
     logger: logger.child({ component: 'proxy' }),
