@@ -37,6 +37,10 @@ export interface ControlPlaneOptions {
   port?: number;
   /** Receives one line per request, response and store change; default: silent. */
   log?: (line: string) => void;
+  /** Serve over TLS (istiod's 15012) instead of plaintext. */
+  credentials?: grpc.ServerCredentials;
+  /** Like istiod: streams whose `authorization` is not `Bearer <token>` end with UNAUTHENTICATED. Read per stream. */
+  requiredToken?: () => string;
 }
 
 /** A resource to serve: a proto-loader-shaped message of the type's proto, or a ready Any (sent as given). */
@@ -183,6 +187,8 @@ export class ControlPlaneServer {
   readonly requests: readonly RecordedRequest[] = [];
   /** Every response sent, in order. Never trimmed. */
   readonly responses: readonly RecordedResponse[] = [];
+  /** The `authorization` metadata of every stream opened, in order ('' when absent). */
+  readonly authorizations: string[] = [];
   /** Like istiod: a SotW request whose nonce is not the latest sent for its type on its stream is recorded only. */
   ignoreStaleNonceRequests = true;
 
@@ -213,12 +219,16 @@ export class ControlPlaneServer {
     });
     let instance: ControlPlaneServer | undefined;
     server.addService(ProtoSchema.get().serviceDefinition(ADS_SERVICE), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>) => instance?.acceptSotw(call),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse>) => instance?.acceptDelta(call),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>) => {
+        if (instance?.authorize(call, options.requiredToken) === true) instance.acceptSotw(call);
+      },
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse>) => {
+        if (instance?.authorize(call, options.requiredToken) === true) instance.acceptDelta(call);
+      },
     });
     const bindHost = host.includes(':') ? `[${host}]` : host;
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${bindHost}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+      server.bindAsync(`${bindHost}:${options.port ?? 0}`, options.credentials ?? grpc.ServerCredentials.createInsecure(), (error, bound) => {
         if (error !== null) reject(error);
         else resolve(bound);
       });
@@ -424,6 +434,16 @@ export class ControlPlaneServer {
   }
 
   // ---------------------------------------------------------------- streams
+
+  /** Records the stream's `authorization`; without the required token, ends the call UNAUTHENTICATED. */
+  private authorize(call: grpc.ServerDuplexStream<unknown, unknown>, requiredToken: (() => string) | undefined): boolean {
+    const authorization = String(call.metadata.get('authorization')[0] ?? '');
+    this.authorizations.push(authorization);
+    if (requiredToken === undefined || authorization === `Bearer ${requiredToken()}`) return true;
+    this.log(`stream rejected: ${authorization === '' ? 'no token' : 'wrong token'}`);
+    call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'authentication failure: bearer token required' });
+    return false;
+  }
 
   private acceptSotw(call: grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>): void {
     const stream: SotwStream = { id: ++this.streamCounter, mode: 'sotw', call, open: true, types: new Map() };

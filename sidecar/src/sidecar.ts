@@ -28,6 +28,7 @@ import { nodeMessage } from './xds/node-message';
 import { ProtoSchema } from './xds/proto-schema';
 import { SnapshotAssembler, type StaticResources } from './xds/snapshot-assembler';
 import { XdsClient } from './xds/xds-client';
+import { xdsConnectionSecurity } from './xds/xds-credentials';
 import { clusterLoadAssignmentResource } from './xds/resources/cluster-load-assignment-resource';
 import { clusterResource } from './xds/resources/cluster-resource';
 import { listenerResource } from './xds/resources/listener-resource';
@@ -160,6 +161,8 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     const wildcardTypeUrls: string[] = [];
     if (xds.dynamicListeners) wildcardTypeUrls.push(listenerResource.typeUrl);
     if (xds.dynamicClusters) wildcardTypeUrls.push(clusterResource.typeUrl);
+    // TLS (+ bearer token) to istiod:15012; reading the CA fails start with the file name.
+    const security = xds.tls === undefined ? undefined : xdsConnectionSecurity(xds.tls, xds.token, logger.child({ component: 'xds' }));
     xdsClient = new XdsClient({
       server: `${xds.address.host.includes(':') ? `[${xds.address.host}]` : xds.address.host}:${xds.address.port}`,
       node: nodeMessage(bootstrap.node),
@@ -175,7 +178,9 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
       store,
       logger: logger.child({ component: 'xds' }),
       ...(options.xdsBackoff !== undefined ? { backoff: options.xdsBackoff } : {}),
-      ...(options.xdsChannelOptions !== undefined ? { channelOptions: options.xdsChannelOptions } : {}),
+      ...(options.xdsChannelOptions !== undefined || security !== undefined ? { channelOptions: { ...security?.channelOptions, ...options.xdsChannelOptions } } : {}),
+      ...(security === undefined ? {} : { credentials: security.credentials }),
+      ...(security?.callMetadata === undefined ? {} : { callMetadata: security.callMetadata }),
       userAgentVersion: bootstrap.node.userAgentVersion,
     });
   }

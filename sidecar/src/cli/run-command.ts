@@ -12,6 +12,10 @@ interface RunOptions {
   readonly admin?: string;
   readonly xdsDelta?: boolean;
   readonly drainTimeout?: string;
+  readonly xdsCa?: string;
+  readonly xdsServerName?: string;
+  readonly xdsToken?: string;
+  readonly xdsTokenAudience?: string;
 }
 
 /** Default time SIGTERM leaves in-flight requests to finish (Istio's terminationDrainDuration is 5 s). */
@@ -26,6 +30,10 @@ export function runCommand(context: CommandContext): Command {
     .option('--node-cluster <name>', `node.cluster sent to the xDS server (env ${BOOTSTRAP_ENV.nodeCluster})`)
     .option('--admin <host:port>', `admin server address, default 127.0.0.1:15000 (env ${BOOTSTRAP_ENV.adminAddress})`)
     .option('--xds-delta', `use delta xDS, DeltaAggregatedResources (env ${BOOTSTRAP_ENV.xdsDelta}=1)`)
+    .option('--xds-ca <file>', `TLS to the xDS server, trusting this CA bundle (istiod: root-cert.pem) (env ${BOOTSTRAP_ENV.xdsCa})`)
+    .option('--xds-server-name <name>', `name the xDS server certificate must carry; default the --xds host (env ${BOOTSTRAP_ENV.xdsServerName})`)
+    .option('--xds-token <file>', `bearer token file sent on every stream, re-read on reconnect (projected SA token) (env ${BOOTSTRAP_ENV.xdsToken})`)
+    .option('--xds-token-audience <aud>', `audience the token must have, istio-ca for istiod (env ${BOOTSTRAP_ENV.xdsTokenAudience})`)
     .option('--drain-timeout <seconds>', `on SIGTERM, how long in-flight requests may take to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})`)
     .action(async (options: RunOptions) => {
       const drainSeconds = options.drainTimeout === undefined ? DEFAULT_DRAIN_TIMEOUT_S : Number(options.drainTimeout);
@@ -42,6 +50,10 @@ export function runCommand(context: CommandContext): Command {
       if (options.nodeCluster !== undefined) flags.nodeCluster = options.nodeCluster;
       if (options.admin !== undefined) flags.adminAddress = options.admin;
       if (options.xdsDelta === true) flags.xdsDelta = true;
+      if (options.xdsCa !== undefined) flags.xdsCa = options.xdsCa;
+      if (options.xdsServerName !== undefined) flags.xdsServerName = options.xdsServerName;
+      if (options.xdsToken !== undefined) flags.xdsToken = options.xdsToken;
+      if (options.xdsTokenAudience !== undefined) flags.xdsTokenAudience = options.xdsTokenAudience;
       const loaded = context.actions.loadBootstrap(flags);
       if (!loaded.ok) {
         const what = flags.bootstrapPath === undefined ? 'the configuration' : flags.bootstrapPath;

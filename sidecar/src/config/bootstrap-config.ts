@@ -5,6 +5,7 @@ import type { FieldError } from '../core/validation';
 import type { JsonObject, JsonValue } from './endpoint-config';
 import type { ListenerConfig } from './listener-config';
 import type { ClusterConfig } from './cluster-config';
+import type { DataSourceConfig } from './tls-config';
 
 /** A `HOST:PORT` pair (admin address, xDS server). `host` is an IP or a DNS name. */
 export interface HostPort {
@@ -52,6 +53,30 @@ export interface XdsServerConfig {
   readonly ldsInitialFetchTimeoutMs: number;
   /** `dynamic_resources.cds_config.initial_fetch_timeout`, default 15000; 0 = wait forever. */
   readonly cdsInitialFetchTimeoutMs: number;
+  /** TLS to the server (`--xds-ca`, or the xDS cluster's UpstreamTlsContext); absent = plaintext. */
+  readonly tls?: XdsTlsConfig;
+  /** Bearer token sent on every new stream (`--xds-token`); needs `tls`. */
+  readonly token?: XdsTokenConfig;
+}
+
+/** TLS to the xDS server: istiod on 15012 is verified against the mesh root CA (specs/xds.md §4.4). */
+export interface XdsTlsConfig {
+  /** The trusted CA bundle (PEM). */
+  readonly ca: DataSourceConfig;
+  /** Name the server certificate must carry (and SNI); default the address host, e.g. `istiod.istio-system.svc`. */
+  readonly serverName?: string;
+  /** Client certificate for mTLS (the bootstrap's tls_certificates). */
+  readonly clientCertificate?: { readonly certificateChain: DataSourceConfig; readonly privateKey: DataSourceConfig };
+}
+
+/**
+ * `authorization: Bearer <token>` from a file, re-read for every new stream so a rotated projected
+ * ServiceAccount token is picked up on reconnect (the kubelet rewrites it before it expires).
+ */
+export interface XdsTokenConfig {
+  readonly file: string;
+  /** Expected `aud` claim (`istio-ca` for istiod): a token for another audience is reported, not silently sent. */
+  readonly audience?: string;
 }
 
 /** Where the bootstrap came from, for `/config_dump` and log lines. */
@@ -101,6 +126,14 @@ export interface BootstrapFlags {
   readonly adminAddress?: string;
   /** `--xds-delta` (env `MESHLET_XDS_DELTA=1`): delta xDS instead of state-of-the-world. */
   readonly xdsDelta?: boolean;
+  /** `--xds-ca FILE` (env `MESHLET_XDS_CA`): TLS to the xDS server, trusting this CA bundle. */
+  readonly xdsCa?: string;
+  /** `--xds-server-name NAME` (env `MESHLET_XDS_SERVER_NAME`): name to verify; default the address host. */
+  readonly xdsServerName?: string;
+  /** `--xds-token FILE` (env `MESHLET_XDS_TOKEN`): bearer token file, re-read per stream. */
+  readonly xdsToken?: string;
+  /** `--xds-token-audience AUD` (env `MESHLET_XDS_TOKEN_AUDIENCE`): the audience the token must have. */
+  readonly xdsTokenAudience?: string;
 }
 
 /** The env var behind each flag. */
@@ -110,4 +143,24 @@ export const BOOTSTRAP_ENV = {
   nodeCluster: 'MESHLET_NODE_CLUSTER',
   adminAddress: 'MESHLET_ADMIN_ADDRESS',
   xdsDelta: 'MESHLET_XDS_DELTA',
+  xdsCa: 'MESHLET_XDS_CA',
+  xdsServerName: 'MESHLET_XDS_SERVER_NAME',
+  xdsToken: 'MESHLET_XDS_TOKEN',
+  xdsTokenAudience: 'MESHLET_XDS_TOKEN_AUDIENCE',
+} as const;
+
+/**
+ * Pod identity env vars (Istio's names, set by the injector from the downward API) and what they fill in
+ * `node.metadata`. With POD_NAME, POD_NAMESPACE and INSTANCE_IP and no explicit node id, the id is
+ * `sidecar~INSTANCE_IP~POD_NAME.POD_NAMESPACE~POD_NAMESPACE.svc.cluster.local` (istiod's format).
+ * `MESHLET_NODE_LABELS` (JSON object) becomes LABELS; `MESHLET_NODE_METADATA` (JSON object) is merged last.
+ */
+export const NODE_IDENTITY_ENV = {
+  POD_NAME: 'NAME',
+  POD_NAMESPACE: 'NAMESPACE',
+  INSTANCE_IP: 'INSTANCE_IPS',
+  SERVICE_ACCOUNT: 'SERVICE_ACCOUNT',
+  CLUSTER_ID: 'CLUSTER_ID',
+  ISTIO_VERSION: 'ISTIO_VERSION',
+  INTERCEPTION_MODE: 'INTERCEPTION_MODE',
 } as const;

@@ -7,15 +7,19 @@ import { ErrorCollector, joinPath, type FieldError, type Validation } from '../c
 import {
   BOOTSTRAP_ENV,
   DEFAULT_ADMIN_ADDRESS,
+  NODE_IDENTITY_ENV,
   type BootstrapConfig,
   type BootstrapFlags,
   type HostPort,
   type NodeConfig,
   type XdsApiType,
   type XdsServerConfig,
+  type XdsTlsConfig,
+  type XdsTokenConfig,
 } from '../config/bootstrap-config';
 import type { ClusterConfig } from '../config/cluster-config';
-import type { JsonValue } from '../config/endpoint-config';
+import type { UpstreamTransportSocketConfig } from '../config/tls-config';
+import type { JsonObject, JsonValue } from '../config/endpoint-config';
 import { DEFAULT_INITIAL_FETCH_TIMEOUT_MS, type ListenerConfig } from '../config/listener-config';
 import type { Bootstrap__Output } from '../../../xds-protos/generated/envoy/config/bootstrap/v3/Bootstrap';
 import type { Cluster__Output } from '../../../xds-protos/generated/envoy/config/cluster/v3/Cluster';
@@ -54,6 +58,10 @@ const FLAG_NAMES: Readonly<Record<keyof typeof BOOTSTRAP_ENV, string>> = {
   nodeCluster: '--node-cluster',
   adminAddress: '--admin',
   xdsDelta: '--xds-delta',
+  xdsCa: '--xds-ca',
+  xdsServerName: '--xds-server-name',
+  xdsToken: '--xds-token',
+  xdsTokenAudience: '--xds-token-audience',
 };
 
 /**
@@ -161,9 +169,9 @@ function buildBootstrap(
     ? { listeners: [], clusters: [] }
     : decodeStaticResources(bootstrap, { schema, adsClusterNames }, decoders, ec);
 
-  const xds = resolveXds(bootstrap, ads, overrides, ec);
+  const xds = resolveXds(bootstrap, ads, overrides, statics, ec);
   if (xds === null) checkStaticClosure(statics, decoders, ec);
-  const node = resolveNode(bootstrap, overrides, options.version ?? '', ec);
+  const node = resolveNode(bootstrap, overrides, options.version ?? '', options.env ?? process.env, ec);
   if (xds !== null && node.id === '') {
     ec.add('a node id is required with an xDS server (node.id in the bootstrap, --node-id or MESHLET_NODE_ID)', 'node.id');
   }
@@ -187,6 +195,10 @@ interface Overrides {
   readonly nodeCluster?: string;
   readonly adminAddress?: HostPort;
   readonly xdsDelta?: boolean;
+  readonly xdsCa?: string;
+  readonly xdsServerName?: string;
+  readonly xdsToken?: string;
+  readonly xdsTokenAudience?: string;
   /** For the record: which flag or env var set what. */
   readonly applied: Readonly<Record<string, string>>;
 }
@@ -223,6 +235,10 @@ function resolveOverrides(flags: BootstrapFlags, env: Readonly<Record<string, st
   if (nodeId !== undefined) out.nodeId = nodeId.value;
   const nodeCluster = pick('nodeCluster');
   if (nodeCluster !== undefined) out.nodeCluster = nodeCluster.value;
+  for (const key of ['xdsCa', 'xdsServerName', 'xdsToken', 'xdsTokenAudience'] as const) {
+    const picked = pick(key);
+    if (picked !== undefined) out[key] = picked.value;
+  }
   const delta = pick('xdsDelta');
   if (delta !== undefined) {
     const v = delta.value.toLowerCase();
@@ -343,19 +359,74 @@ function checkBootstrapFields(bootstrap: Bootstrap__Output, ec: ErrorCollector):
 
 // ---- node and admin ------------------------------------------------------------------------------
 
-function resolveNode(bootstrap: Bootstrap__Output | undefined, overrides: Overrides, version: string, ec: ErrorCollector): NodeConfig {
+function resolveNode(
+  bootstrap: Bootstrap__Output | undefined,
+  overrides: Overrides,
+  version: string,
+  env: Readonly<Record<string, string | undefined>>,
+  ec: ErrorCollector,
+): NodeConfig {
   const node = bootstrap?.node ?? null;
   const locality = node?.locality ?? null;
   if (node !== null && node.extensions.length > 0) ec.warn('node extensions are informational; ignored', 'node.extensions');
+  const identity = podIdentity(env, ec, overrides.applied);
   return {
-    id: overrides.nodeId ?? node?.id ?? '',
+    id: overrides.nodeId ?? (node?.id !== undefined && node.id !== '' ? node.id : undefined) ?? identity.nodeId ?? '',
     cluster: overrides.nodeCluster ?? node?.cluster ?? '',
-    metadata: structToJson(node?.metadata),
+    metadata: { ...structToJson(node?.metadata), ...identity.metadata },
     locality: locality === null ? null : { region: locality.region, zone: locality.zone, subZone: locality.sub_zone },
     userAgentName: node !== null && node.user_agent_name !== '' ? node.user_agent_name : 'meshlet',
     userAgentVersion: node?.user_agent_version !== undefined && node.user_agent_version !== '' ? node.user_agent_version : version,
     clientFeatures: node?.client_features ?? [],
   };
+}
+
+/**
+ * Node metadata from the pod identity env vars the injector sets (NODE_IDENTITY_ENV, MESHLET_NODE_LABELS,
+ * MESHLET_NODE_METADATA), and the istiod node id when POD_NAME, POD_NAMESPACE and INSTANCE_IP are all set.
+ * Env values win over the file's metadata; MESHLET_NODE_METADATA wins over the single variables.
+ */
+function podIdentity(
+  env: Readonly<Record<string, string | undefined>>,
+  ec: ErrorCollector,
+  applied: Record<string, string>,
+): { readonly nodeId?: string; readonly metadata: JsonObject } {
+  const metadata: Record<string, JsonValue> = {};
+  const get = (name: string): string | undefined => {
+    const value = env[name];
+    if (value === undefined || value === '') return undefined;
+    applied[name] = value;
+    return value;
+  };
+  for (const [name, key] of Object.entries(NODE_IDENTITY_ENV)) {
+    const value = get(name);
+    if (value !== undefined) metadata[key] = value;
+  }
+  const json = (name: string, key: string | null): void => {
+    const value = get(name);
+    if (value === undefined) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      ec.add(`expected a JSON object, got ${JSON.stringify(value.slice(0, 80))}`, name);
+      return;
+    }
+    if (key === null) Object.assign(metadata, parsed);
+    else metadata[key] = parsed as JsonObject;
+  };
+  json('MESHLET_NODE_LABELS', 'LABELS');
+  json('MESHLET_NODE_METADATA', null);
+  const pod = env['POD_NAME'];
+  const ns = env['POD_NAMESPACE'];
+  const ip = env['INSTANCE_IP'];
+  const derived = pod !== undefined && pod !== '' && ns !== undefined && ns !== '' && ip !== undefined && ip !== ''
+    ? `sidecar~${ip}~${pod}.${ns}~${ns}.svc.cluster.local`
+    : undefined;
+  return { ...(derived === undefined ? {} : { nodeId: derived }), metadata };
 }
 
 function resolveAdmin(bootstrap: Bootstrap__Output | undefined, overrides: Overrides, ec: ErrorCollector): HostPort {
@@ -459,12 +530,27 @@ function readConfigSource(source: ConfigSource__Output | null, adsCluster: strin
   return decoded?.initialFetchTimeoutMs;
 }
 
-function resolveXds(bootstrap: Bootstrap__Output | undefined, ads: AdsConfig | undefined, overrides: Overrides, ec: ErrorCollector): XdsServerConfig | null {
+function resolveXds(
+  bootstrap: Bootstrap__Output | undefined,
+  ads: AdsConfig | undefined,
+  overrides: Overrides,
+  statics: StaticResources,
+  ec: ErrorCollector,
+): XdsServerConfig | null {
   let address = overrides.xdsAddress ?? ads?.address;
   if (address === undefined && ads?.clusterName !== undefined) {
     address = xdsClusterAddress(bootstrap?.static_resources?.clusters ?? [], ads.clusterName, ec);
   }
   if (address === undefined) return null;
+  const adsCluster = statics.clusters.find((c) => c.value.name === ads?.clusterName)?.value;
+  const tls = resolveXdsTls(adsCluster?.transportSocket ?? null, overrides, ec);
+  let token: XdsTokenConfig | undefined;
+  if (overrides.xdsToken !== undefined) {
+    if (tls === undefined) ec.add('a bearer token needs TLS to the xDS server (--xds-ca), or it would travel in clear text', '--xds-token');
+    token = { file: overrides.xdsToken, ...(overrides.xdsTokenAudience === undefined ? {} : { audience: overrides.xdsTokenAudience }) };
+  } else if (overrides.xdsTokenAudience !== undefined) {
+    ec.add('--xds-token-audience needs --xds-token', '--xds-token-audience');
+  }
   const fromFile = ads !== undefined && (ads.dynamicListeners || ads.dynamicClusters) ? ads : undefined;
   return {
     address,
@@ -475,6 +561,33 @@ function resolveXds(bootstrap: Bootstrap__Output | undefined, ads: AdsConfig | u
     dynamicClusters: fromFile?.dynamicClusters ?? true,
     ldsInitialFetchTimeoutMs: ads?.ldsInitialFetchTimeoutMs ?? DEFAULT_INITIAL_FETCH_TIMEOUT_MS,
     cdsInitialFetchTimeoutMs: ads?.cdsInitialFetchTimeoutMs ?? DEFAULT_INITIAL_FETCH_TIMEOUT_MS,
+    ...(tls === undefined ? {} : { tls }),
+    ...(token === undefined ? {} : { token }),
+  };
+}
+
+/** TLS from `--xds-ca` / `--xds-server-name`, else from the xDS cluster's UpstreamTlsContext (file or inline CA). */
+function resolveXdsTls(socket: UpstreamTransportSocketConfig | null, overrides: Overrides, ec: ErrorCollector): XdsTlsConfig | undefined {
+  if (overrides.xdsCa !== undefined) {
+    return { ca: { kind: 'filename', path: overrides.xdsCa }, ...(overrides.xdsServerName === undefined ? {} : { serverName: overrides.xdsServerName }) };
+  }
+  if (socket === null || socket.kind !== 'tls') {
+    if (overrides.xdsServerName !== undefined) ec.add('--xds-server-name needs TLS (--xds-ca)', '--xds-server-name');
+    return undefined;
+  }
+  const where = 'static_resources.clusters(xDS server).transport_socket';
+  const ca = socket.common.validation?.trustedCa ?? null;
+  if (ca === null) {
+    ec.add('TLS to the xDS server needs validation_context.trusted_ca (the mesh root CA); meshlet never connects unverified', where);
+    return undefined;
+  }
+  const cert = socket.common.certificates[0];
+  if (cert !== undefined && cert.kind !== 'files') ec.add('SDS client certificates are not supported for the xDS server', where);
+  const serverName = overrides.xdsServerName ?? (socket.sni === '' ? undefined : socket.sni);
+  return {
+    ca,
+    ...(serverName === undefined ? {} : { serverName }),
+    ...(cert !== undefined && cert.kind === 'files' ? { clientCertificate: { certificateChain: cert.certificateChain, privateKey: cert.privateKey } } : {}),
   };
 }
 
@@ -487,7 +600,6 @@ function xdsClusterAddress(clusters: readonly Cluster__Output[], name: string, e
     return undefined;
   }
   const clusterEc = ec.at('static_resources').at('clusters').at(index);
-  if (cluster.transport_socket !== null) clusterEc.add('TLS to the xDS server is not supported yet', 'transport_socket');
   const endpoints = (cluster.load_assignment?.endpoints ?? []).flatMap((locality) => locality.lb_endpoints);
   const socket = endpoints[0]?.endpoint?.address?.socket_address ?? null;
   if (socket === null) {
