@@ -21,6 +21,7 @@ import { statsPrometheusEndpoint } from './admin/stats-prometheus-endpoint';
 import { statsEndpoint } from './admin/stats-endpoint';
 import { loggingEndpoints } from './admin/logging-endpoint';
 import { drainEndpoint } from './admin/drain-endpoint';
+import { ClustersEndpoint } from './admin/clusters-endpoint';
 import type { MetricsSources } from './admin/metrics-collector';
 import type { BackoffOptions } from './core/backoff';
 import { buildConfigDump } from './xds/config-dump';
@@ -116,7 +117,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
   const accessLog = options.accessLog == null ? undefined : new AccessLog({ destination: options.accessLog, ...(tracing !== undefined ? { traceIds: (exchange: object) => tracing.traceIds(exchange) } : {}) });
   const telemetry: SidecarTelemetry = { stats, tracing, accessLog };
   const proxy = new HttpProxy({
-    observers: [new PeakEwmaObserver(), stats, ...(accessLog !== undefined ? [accessLog] : []), ...(tracing !== undefined ? [tracing] : [])],
+    observers: [new PeakEwmaObserver(), clusters.outlierObserver, stats, ...(accessLog !== undefined ? [accessLog] : []), ...(tracing !== undefined ? [tracing] : [])],
     runtime: () => runtime,
     clusters,
     logger: logger.child({ component: 'proxy' }),
@@ -218,6 +219,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
         statsEndpoint(metricsSources),
         ...loggingEndpoints(logger),
         drainEndpoint((timeoutMs) => drain(timeoutMs)),
+        new ClustersEndpoint(clusters),
       ],
     });
   } catch (error) {

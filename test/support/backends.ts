@@ -42,10 +42,14 @@ async function echo(name: string, method: string, url: string, headers: http.Inc
   reply(status, { 'content-type': headers['content-type'] ?? 'application/octet-stream', 'x-backend': name }, received, trailers);
 }
 
-/** `forcedStatus`: answer every request with this status (a failing backend). */
-export async function startHttp1Backend(name: string, options: { forcedStatus?: number } = {}): Promise<Backend> {
-  const server = http.createServer((req, res) => {
+/**
+ * `forcedStatus`: answer every request with this status (a failing backend). `delayMs`: wait this long before
+ * answering (a slow backend). Both are read per request, so a test may change them on the options object it passed.
+ */
+export async function startHttp1Backend(name: string, options: { forcedStatus?: number; delayMs?: number } = {}): Promise<Backend> {
+  const server = http.createServer(async (req, res) => {
     backend.requests += 1;
+    if (options.delayMs !== undefined && options.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
     if (options.forcedStatus !== undefined) {
       req.resume();
       res.writeHead(options.forcedStatus, { 'x-backend': name, 'content-length': 0 }).end();
