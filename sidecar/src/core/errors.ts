@@ -40,13 +40,14 @@ export interface ErrorKind {
   readonly code: string;
   readonly httpStatus: number;
   readonly grpcStatus: number;
-  readonly flag: ResponseFlag;
+  /** undefined where Envoy sets no flag (HCM request_timeout). */
+  readonly flag: ResponseFlag | undefined;
   /** Whether a retry policy may retry after this outcome (overflow never is: Envoy resets with Overflow). */
   readonly retriable: boolean;
   readonly details: string;
 }
 
-function kind(code: string, httpStatus: number, grpcStatus: number, flag: ResponseFlag, retriable: boolean, details: string): ErrorKind {
+function kind(code: string, httpStatus: number, grpcStatus: number, flag: ResponseFlag | undefined, retriable: boolean, details: string): ErrorKind {
   return Object.freeze({ code, httpStatus, grpcStatus, flag, retriable, details });
 }
 
@@ -67,6 +68,8 @@ export const Errors = {
   perTryTimeout: kind('upstream_per_try_timeout', 504, GrpcStatus.DEADLINE_EXCEEDED, 'UT', true, 'upstream_per_try_timeout'),
   overflow: kind('overflow', 503, GrpcStatus.UNAVAILABLE, 'UO', false, 'upstream_reset_before_response_started{overflow}'),
   streamIdleTimeout: kind('stream_idle_timeout', 408, GrpcStatus.DEADLINE_EXCEEDED, 'SI', false, 'stream_idle_timeout'),
+  // HCM request_timeout (conn_manager_impl onRequestTimeout): 408, no response flag, details request_overall_timeout.
+  requestTimeout: kind('request_timeout', 408, GrpcStatus.DEADLINE_EXCEEDED, undefined, false, 'request_overall_timeout'),
   downstreamProtocolError: kind('downstream_protocol_error', 400, GrpcStatus.INTERNAL, 'DPE', false, 'protocol_error'),
   loopDetected: kind('loop_detected', 508, GrpcStatus.UNAVAILABLE, 'DPE', false, 'loop_detected'),
   draining: kind('draining', 503, GrpcStatus.UNAVAILABLE, 'LR', true, 'listener_draining'),

@@ -50,7 +50,8 @@ export interface Downstream {
   onAbort(callback: () => void): void;
 }
 
-const HTTP2_INTERNAL_ERROR = http2.constants.NGHTTP2_INTERNAL_ERROR;
+/** The error a reset stream is destroyed with (node answers it with RST_STREAM INTERNAL_ERROR). */
+const STREAM_RESET = Object.freeze(new Error('stream reset by meshlet'));
 const WAIT_FOR_TRAILERS: http2.ServerStreamResponseOptions = Object.freeze({ waitForTrailers: true });
 const OPEN_STREAM: http2.ServerStreamResponseOptions = Object.freeze({});
 
@@ -212,7 +213,9 @@ export class Http2Downstream implements Downstream {
 
   reset(): void {
     this.completed = true;
-    if (!this.stream.destroyed) this.stream.close(HTTP2_INTERNAL_ERROR);
+    // Not close(code): on a stream whose writable side is open, node ends it (END_STREAM) before the RST_STREAM,
+    // so the client would see a clean, truncated response. destroy(error) sends RST_STREAM(INTERNAL_ERROR) at once.
+    if (!this.stream.destroyed) this.stream.destroy(STREAM_RESET);
   }
 
   onAbort(callback: () => void): void {

@@ -42,8 +42,9 @@ const NO_TRAILERS = undefined;
 
 /**
  * The exchange state machine. One object per request with a fixed shape; it is its own attempt callback target
- * (no per-event closures beyond node's listener registration). Timers: one route deadline per request and one
- * per-try deadline per attempt.
+ * (no per-event closures beyond node's listener registration). Timers: one node timer per stream, armed for the
+ * earliest of its deadlines (stream idle, request, route, per-try, retry back-off) and re-armed lazily when it
+ * fires early (activity only moves the idle deadline later, so activity never touches the timer).
  */
 export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private route: CompiledRoute | undefined;
@@ -68,9 +69,17 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private requestAcquired = false;
   /** The retry circuit-breaker slot: taken when a retry is scheduled, held by that retry's attempt until it ends. */
   private retrySlot: UpstreamAttempt | 'pending' | undefined;
-  private routeTimer: NodeJS.Timeout | undefined;
-  private tryTimer: NodeJS.Timeout | undefined;
-  private backoffTimer: NodeJS.Timeout | undefined;
+  /** The stream's one timer and the performance.now() time it fires at. */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+  /** Deadlines in performance.now() ms; 0 = not armed. */
+  private routeDeadline = 0;
+  private tryDeadline = 0;
+  private backoffDeadline = 0;
+  private requestDeadline = 0;
+  /** Stream idle timeout: HCM stream_idle_timeout, replaced by the route's idle_timeout once routed; 0 = off. */
+  private idleTimeoutMs: number;
+  private lastActivityAt: number;
   private timeoutMs = 0;
   /** From finalTimeout: the retry policy's per_try_timeout or x-envoy-upstream-rq-per-try-timeout-ms; 0 = none. */
   private perTryTimeoutMs = 0;
@@ -118,6 +127,8 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       isGrpc: this.isGrpc,
       scheme: downstream.scheme,
     };
+    this.idleTimeoutMs = hcm.streamIdleTimeoutMs;
+    this.lastActivityAt = this.startedAtPerfMs;
   }
 
   get requestHeaders(): http.IncomingHttpHeaders {
@@ -132,6 +143,8 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
   start(): void {
     this.downstream.onAbort(() => this.onDownstreamAbort());
     for (const observer of this.env.observers) observer.exchangeStarted?.(this);
+    // HCM request_timeout runs from the request headers until the request is complete (Envoy: request_timer_).
+    if (this.hcm.requestTimeoutMs > 0 && this.downstream.hasBody) this.requestDeadline = this.startedAtPerfMs + this.hcm.requestTimeoutMs;
     const table = this.runtime.routeTable(this.hcm);
     const match = table?.match(this.request);
     if (match === undefined) {
@@ -141,6 +154,8 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     const route = match.route;
     this.route = route;
     this.routeName = route.name;
+    // Route idle_timeout overrides the HCM stream_idle_timeout for this stream (0 disables it).
+    if (route.idleTimeoutMs !== null) this.idleTimeoutMs = route.idleTimeoutMs;
     if (route.action.kind === 'direct_response') {
       const { status, body } = route.directResponse();
       this.respondDirect(status, body, undefined);
@@ -219,12 +234,14 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       this.armRouteTimer();
     }
     this.startAttempt();
+    this.armTimer();
   }
 
   // === downstream request body ===
 
   private onRequestData(chunk: Buffer): void {
     if (this.finished) return;
+    this.lastActivityAt = performance.now();
     if (this.bodyChunks !== undefined) {
       this.bufferedBytes += chunk.length;
       if (this.bufferedBytes > this.env.retryBufferLimitBytes) {
@@ -250,15 +267,62 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
 
   private onRequestEnd(): void {
     if (this.finished) return;
+    this.lastActivityAt = performance.now();
     this.requestComplete = true;
+    this.requestDeadline = 0;
     this.attempt?.end();
     this.armRouteTimer();
+    this.armTimer();
   }
 
   /** Envoy's route timeout runs from the end of the downstream request to the end of the upstream response. */
   private armRouteTimer(): void {
-    if (this.timeoutMs <= 0 || this.routeTimer !== undefined || this.finished) return;
-    this.routeTimer = setTimeout(onRouteTimeout, this.timeoutMs, this);
+    if (this.timeoutMs <= 0 || this.routeDeadline !== 0 || this.finished) return;
+    this.routeDeadline = performance.now() + this.timeoutMs;
+  }
+
+  // === the stream's timer ===
+
+  /** (Re)arms the one timer for the earliest deadline, unless it already fires at or before it. */
+  private armTimer(): void {
+    if (this.finished) return;
+    let next = Infinity;
+    if (this.idleTimeoutMs > 0) next = this.lastActivityAt + this.idleTimeoutMs;
+    if (this.requestDeadline !== 0 && this.requestDeadline < next) next = this.requestDeadline;
+    if (this.routeDeadline !== 0 && this.routeDeadline < next) next = this.routeDeadline;
+    if (this.tryDeadline !== 0 && this.tryDeadline < next) next = this.tryDeadline;
+    if (this.backoffDeadline !== 0 && this.backoffDeadline < next) next = this.backoffDeadline;
+    if (next === Infinity) return;
+    if (this.timer !== undefined) {
+      if (this.timerAt <= next) return; // fires first; re-armed then (lazy)
+      clearTimeout(this.timer);
+    }
+    this.timerAt = next;
+    this.timer = setTimeout(onStreamTimer, Math.max(1, Math.ceil(next - performance.now())), this);
+  }
+
+  /** The timer fired: handle every deadline that passed, then re-arm for the next one. */
+  timerFired(): void {
+    this.timer = undefined;
+    this.timerAt = 0;
+    if (this.finished) return;
+    // Node timers run on whole milliseconds of loop time: allow 1 ms of skew against performance.now().
+    const now = performance.now() + 1;
+    if (this.routeDeadline !== 0 && this.routeDeadline <= now) {
+      this.routeTimedOut();
+      return;
+    }
+    if (this.requestDeadline !== 0 && this.requestDeadline <= now) {
+      this.streamTimedOut(Errors.requestTimeout);
+      return;
+    }
+    if (this.idleTimeoutMs > 0 && this.lastActivityAt + this.idleTimeoutMs <= now) {
+      this.streamTimedOut(Errors.streamIdleTimeout);
+      return;
+    }
+    if (this.tryDeadline !== 0 && this.tryDeadline <= now) this.perTryTimedOut();
+    if (this.backoffDeadline !== 0 && this.backoffDeadline <= now) this.retryNow();
+    this.armTimer();
   }
 
   // === attempts ===
@@ -309,7 +373,10 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       else this.downstream.body.resume();
     }
     // finalTimeout already dropped a per-try timeout at or above the route timeout.
-    if (this.perTryTimeoutMs > 0) this.tryTimer = setTimeout(onPerTryTimeout, this.perTryTimeoutMs, this, attempt);
+    if (this.perTryTimeoutMs > 0) {
+      this.tryDeadline = performance.now() + this.perTryTimeoutMs;
+      this.armTimer();
+    }
   }
 
   private onAttemptSetupError(error: Error): void {
@@ -329,10 +396,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     if (result !== undefined) this.reportAttempt(result);
     if (this.attempt === attempt) this.attempt = undefined;
     attempt.host.activeRequests -= 1;
-    if (this.tryTimer !== undefined) {
-      clearTimeout(this.tryTimer);
-      this.tryTimer = undefined;
-    }
+    this.tryDeadline = 0;
     if (this.retrySlot === attempt) this.releaseRetrySlot();
   }
 
@@ -358,19 +422,21 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     // Retry overflow (max_retries / retry budget): no retry, the last outcome goes downstream (Envoy: upstream_rq_retry_overflow).
     if (!haveSlot && !(this.breaker ?? cluster.breaker).tryAcquireRetry()) return false;
     this.retrySlot = 'pending';
-    this.backoffTimer = setTimeout(onBackoffDone, retry.nextBackoffMs(), this);
+    this.backoffDeadline = performance.now() + retry.nextBackoffMs();
+    this.armTimer();
     return true;
   }
 
-  /** Called by the back-off timer. */
-  retryNow(): void {
-    this.backoffTimer = undefined;
+  /** The back-off deadline passed. */
+  private retryNow(): void {
+    this.backoffDeadline = 0;
     if (this.finished) return;
     this.startAttempt();
   }
 
   onUpstreamHeaders(attempt: UpstreamAttempt, status: number, headers: http.IncomingHttpHeaders, endStream: boolean): void {
     if (attempt !== this.attempt || this.finished) return;
+    this.lastActivityAt = performance.now();
     const grpcStatusHeader = headers['grpc-status'];
     const grpcStatus = typeof grpcStatusHeader === 'string' ? Number(grpcStatusHeader) : undefined;
     // Envoy reports the upstream status to outlier detection when the response headers arrive.
@@ -407,6 +473,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
 
   onUpstreamData(attempt: UpstreamAttempt, chunk: Buffer): void {
     if (attempt !== this.attempt || this.finished) return;
+    this.lastActivityAt = performance.now();
     if (!this.downstream.write(chunk)) {
       attempt.pause();
       this.downstream.onDrain(() => attempt.resume());
@@ -440,10 +507,11 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     if (!this.maybeRetry(outcome)) this.finishWithError(kind, error);
   }
 
-  /** The per-try timer fired for `attempt`. */
-  perTryTimedOut(attempt: UpstreamAttempt): void {
-    this.tryTimer = undefined;
-    if (attempt !== this.attempt || this.finished) return;
+  /** The per-try deadline of the current attempt passed. */
+  private perTryTimedOut(): void {
+    this.tryDeadline = 0;
+    const attempt = this.attempt;
+    if (attempt === undefined || this.finished) return;
     attempt.abort();
     this.endAttempt(attempt, PER_TRY_TIMEOUT_RESULT);
     if (this.responseForwarded) {
@@ -455,9 +523,9 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     if (!this.maybeRetry({ kind: 'per_try_timeout' })) this.finishWithError(Errors.perTryTimeout);
   }
 
-  /** The route timer fired: 504 UT before the response started, a reset after. */
-  routeTimedOut(): void {
-    this.routeTimer = undefined;
+  /** The route deadline passed: 504 UT before the response started, a reset after. */
+  private routeTimedOut(): void {
+    this.routeDeadline = 0;
     if (this.finished) return;
     const attempt = this.attempt;
     if (attempt !== undefined) {
@@ -465,6 +533,20 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       this.endAttempt(attempt, TIMEOUT_RESULT);
     }
     this.finishWithError(Errors.upstreamTimeout);
+  }
+
+  /**
+   * HCM stream_idle_timeout / route idle_timeout (408 "stream timeout", SI) and request_timeout (408 "request
+   * timeout"): a local reply before the response started, a stream reset after (Envoy onIdleTimeout /
+   * onRequestTimeout). The upstream request is cancelled.
+   */
+  private streamTimedOut(kind: ErrorKind): void {
+    const attempt = this.attempt;
+    if (attempt !== undefined) {
+      attempt.abort();
+      this.endAttempt(attempt, CANCELLED_RESULT);
+    }
+    this.finishWithError(kind);
   }
 
   private onDownstreamAbort(): void {
@@ -532,10 +614,10 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.routeTimer !== undefined) clearTimeout(this.routeTimer);
-    if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
-    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
-    this.routeTimer = this.tryTimer = this.backoffTimer = undefined;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.requestAcquired) {
       this.breaker?.releaseRequest();
       this.requestAcquired = false;
@@ -608,15 +690,7 @@ function errorKindFor(outcome: AttemptOutcome): ErrorKind {
   }
 }
 
-// Module-level timer handlers (hot-path habit: no per-request closures for timers).
-function onRouteTimeout(exchange: Exchange): void {
-  exchange.routeTimedOut();
-}
-
-function onPerTryTimeout(exchange: Exchange, attempt: UpstreamAttempt): void {
-  exchange.perTryTimedOut(attempt);
-}
-
-function onBackoffDone(exchange: Exchange): void {
-  exchange.retryNow();
+// Module-level timer handler (hot-path habit: no per-request closures for timers).
+function onStreamTimer(exchange: Exchange): void {
+  exchange.timerFired();
 }

@@ -33,23 +33,75 @@ export interface HttpProxyOptions {
 
 const CONNECTION = Symbol('meshlet.connection');
 
-/** Per-connection state: what the listener told us, and how to drain. */
+/**
+ * Per-connection state: what the listener told us, how to drain, and the HCM's connection limits: the idle timer
+ * (common_http_protocol_options.idle_timeout, armed while no request is active) and max_requests_per_connection.
+ */
 class ConnectionContext implements ConnectionHandle {
   activeRequests = 0;
+  /** Requests started on this connection so far. */
+  requests = 0;
   draining = false;
   session: http2.ServerHttp2Session | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: net.Socket,
     readonly info: DownstreamConnectionInfo,
     readonly hcm: HttpConnectionManagerConfig,
     readonly scheme: string,
-  ) {}
+  ) {
+    this.armIdleTimer();
+  }
+
+  /**
+   * A request (HTTP/1.1) or stream (HTTP/2) started. Envoy drains the connection once it has carried
+   * max_requests_per_connection requests: HTTP/1.1 answers this one with `connection: close`, HTTP/2 sends GOAWAY.
+   */
+  requestStarted(): void {
+    this.activeRequests += 1;
+    this.requests += 1;
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+    const max = this.hcm.maxRequestsPerConnection;
+    if (max !== null && max > 0 && this.requests >= max) this.drain();
+  }
+
+  requestDone(): void {
+    if (this.activeRequests > 0) this.activeRequests -= 1;
+    if (this.activeRequests > 0) return;
+    if (this.draining) {
+      if (this.session === undefined) this.socket.end();
+    } else this.armIdleTimer();
+  }
+
+  private armIdleTimer(): void {
+    const ms = this.hcm.idleTimeoutMs;
+    if (ms > 0 && this.idleTimer === undefined && !this.draining) this.idleTimer = setTimeout(onConnectionIdle, ms, this);
+  }
+
+  /** Envoy's connection idle timeout: no active request for idle_timeout -> close (HTTP/2: GOAWAY, then close). */
+  idleTimedOut(): void {
+    this.idleTimer = undefined;
+    if (this.activeRequests === 0) this.drain();
+  }
+
+  /** The socket closed: nothing left to time. */
+  closed(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
 
   /** HTTP/1.1: close when idle, else `connection: close` on the current response; HTTP/2: GOAWAY. */
   drain(): void {
     if (this.draining) return;
     this.draining = true;
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
     if (this.session !== undefined) {
       if (!this.session.closed && !this.session.destroyed) this.session.close();
       return;
@@ -59,6 +111,25 @@ class ConnectionContext implements ConnectionHandle {
 }
 
 type SocketWithContext = net.Socket & { [CONNECTION]?: ConnectionContext };
+/** Responses and HTTP/2 streams carry their connection's context too, for module-level 'close' handlers. */
+type WithContext = { [CONNECTION]?: ConnectionContext };
+
+function onConnectionIdle(context: ConnectionContext): void {
+  context.idleTimedOut();
+}
+
+function onContextSocketClose(this: SocketWithContext): void {
+  this[CONNECTION]?.closed();
+}
+
+/** An HTTP/1.1 response ended or its connection went away ('close' follows 'finish' as well). */
+function onHttp1ResponseClose(this: http.ServerResponse & WithContext): void {
+  this[CONNECTION]?.requestDone();
+}
+
+function onHttp2StreamClose(this: http2.ServerHttp2Stream & WithContext): void {
+  this[CONNECTION]?.requestDone();
+}
 
 /**
  * The proxy's connection handlers. One `http.Server` and one `http2.Http2Server` (never listening: connections
@@ -82,8 +153,9 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     this.random = options.random ?? Math.random;
     this.retryBufferLimitBytes = options.retryBufferLimitBytes ?? 1024 * 1024;
     this.observers = [...(options.observers ?? [])];
-    // Envoy's max_request_headers_kb default is 60 KiB; node's default is 16 KiB.
-    this.h1 = http.createServer({ maxHeaderSize: 60 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 3_600_000 }, (req, res) => this.onHttp1Request(req, res));
+    // Envoy's max_request_headers_kb default is 60 KiB; node's default is 16 KiB. Idle keep-alive connections are
+    // closed by the HCM's idle_timeout (ConnectionContext), not node's keepAliveTimeout.
+    this.h1 = http.createServer({ maxHeaderSize: 60 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 0 }, (req, res) => this.onHttp1Request(req, res));
     this.h1.on('clientError', onClientError);
     this.h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       const context = (socket as SocketWithContext)[CONNECTION];
@@ -91,6 +163,8 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
         socket.destroy();
         return;
       }
+      // An upgraded stream is active for its whole life: the connection idle timer must not cut the tunnel.
+      context.requestStarted();
       proxyUpgrade(req, socket, head, context.info, context.hcm, this.options.runtime(), this.clusters, this.random);
     });
     this.h2 = http2.createServer({ settings: { enablePush: false }, maxSessionMemory: 64 });
@@ -108,6 +182,7 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
   http(socket: net.Socket | tls.TLSSocket, info: DownstreamConnectionInfo, hcm: HttpConnectionManagerConfig, codec: 'http1' | 'http2'): ConnectionHandle {
     const context = new ConnectionContext(socket, info, hcm, info.tlsTerminated ? 'https' : 'http');
     (socket as SocketWithContext)[CONNECTION] = context;
+    socket.once('close', onContextSocketClose);
     if (codec === 'http2') {
       // The HTTP/2 session consumes the socket's handle directly (and takes the unshifted preface from its
       // buffer); resuming the JS stream here would steal bytes from nghttp2.
@@ -134,16 +209,11 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
       res.writeHead(500).end();
       return;
     }
-    context.activeRequests += 1;
+    context.requestStarted();
     if (context.draining) res.setHeader('connection', 'close');
-    res.once('finish', () => this.onHttp1ResponseDone(context));
-    res.once('close', () => this.onHttp1ResponseDone(context));
+    (res as http.ServerResponse & WithContext)[CONNECTION] = context;
+    res.once('close', onHttp1ResponseClose);
     this.serve(new Http1Downstream(req, res, context.scheme), context);
-  }
-
-  private onHttp1ResponseDone(context: ConnectionContext): void {
-    if (context.activeRequests > 0) context.activeRequests -= 1;
-    if (context.draining && context.activeRequests === 0) context.socket.end();
   }
 
   private onHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number): void {
@@ -153,6 +223,9 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
       return;
     }
     stream.on('error', () => undefined);
+    context.requestStarted();
+    (stream as http2.ServerHttp2Stream & WithContext)[CONNECTION] = context;
+    stream.once('close', onHttp2StreamClose);
     this.serve(new Http2Downstream(stream, headers, flags, context.scheme), context);
   }
 

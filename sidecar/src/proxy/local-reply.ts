@@ -16,6 +16,7 @@ const BODIES: ReadonlyMap<ErrorKind, string> = new Map([
   [Errors.perTryTimeout, 'upstream request timeout'],
   [Errors.overflow, 'upstream connect error or disconnect/reset before headers. reset reason: overflow'],
   [Errors.streamIdleTimeout, 'stream timeout'],
+  [Errors.requestTimeout, 'request timeout'],
   [Errors.downstreamProtocolError, 'bad request'],
   [Errors.loopDetected, 'loop detected'],
   [Errors.draining, 'listener draining'],
