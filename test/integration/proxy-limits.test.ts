@@ -162,6 +162,8 @@ describe('HTTP connection manager timeouts and connection limits', function () {
   let idlePort: number;
   let requestPort: number;
   let connPort: number;
+  /** `path status flag` of every finished exchange. */
+  const endings: string[] = [];
 
   before(async () => {
     echo = await startHttp1Backend('echo');
@@ -183,6 +185,7 @@ describe('HTTP connection manager timeouts and connection limits', function () {
       ],
       clusters: [staticCluster('echo', [echo.port]), staticCluster('stalling', [stalling.port])],
     });
+    sidecar.proxy.observers.push({ exchangeEnded: (exchange, summary) => endings.push(`${exchange.path} ${summary.status} ${summary.flag ?? '-'}`) });
     idlePort = listenerPort(sidecar, 'idle');
     requestPort = listenerPort(sidecar, 'request');
     connPort = listenerPort(sidecar, 'conn');
@@ -205,6 +208,7 @@ describe('HTTP connection manager timeouts and connection limits', function () {
     } finally {
       session.close();
     }
+    assert.deepEqual(endings.filter((e) => e.startsWith('/echo?delay=2000')), ['/echo?delay=2000 408 SI', '/echo?delay=2000 408 SI']);
   });
 
   it('stream_idle_timeout after the response started: the stream is reset (HTTP/1.1 connection closed, HTTP/2 RST_STREAM)', async () => {
@@ -223,6 +227,7 @@ describe('HTTP connection manager timeouts and connection limits', function () {
     } finally {
       session.close();
     }
+    assert.deepEqual(endings.filter((e) => e.startsWith('/stall')), ['/stall 200 SI', '/stall 200 SI']);
   });
 
   it('activity keeps a stream alive past the idle timeout (a response trickling for 800 ms)', async () => {
