@@ -128,6 +128,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     const running = sidecar;
     print(`meshlet sidecar started, node id meshlet-demo`);
     print(`admin: http://${running.admin.address}/ready  http://${running.admin.address}/config_dump`);
+    print(`dashboard: http://${running.admin.address}/  (live clusters, hosts, req/s, p50/p99, xDS state)`);
 
     const first = await running.store.whenReady();
     print(`\n${describeSnapshot(first)}`);

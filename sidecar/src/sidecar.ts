@@ -21,6 +21,7 @@ import { statsPrometheusEndpoint } from './admin/stats-prometheus-endpoint';
 import { statsEndpoint } from './admin/stats-endpoint';
 import { loggingEndpoints } from './admin/logging-endpoint';
 import { drainEndpoint } from './admin/drain-endpoint';
+import { dashboardEndpoints } from './admin/dashboard-endpoint';
 import { ClustersEndpoint } from './admin/clusters-endpoint';
 import type { MetricsSources } from './admin/metrics-collector';
 import type { BackoffOptions } from './core/backoff';
@@ -191,6 +192,8 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     exchangeStats: stats,
     listenerStats: () => listeners.stats(),
     xdsClient: () => xdsClient,
+    outlierStats: (cluster) => clusters.outlierDetector(cluster)?.stats,
+    healthCheckStats: (cluster) => clusters.healthChecker(cluster)?.stats,
     extra: (out) => {
       if (tracing !== undefined) out.counter('meshlet_tracing_spans_started', 'Spans started (sampled requests and retried attempts)', {}, tracing.spansStarted);
       if (accessLog !== undefined) {
@@ -219,6 +222,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
         statsEndpoint(metricsSources),
         ...loggingEndpoints(logger),
         drainEndpoint((timeoutMs) => drain(timeoutMs)),
+        ...dashboardEndpoints({ nodeId: bootstrap.node.id, clusters, exchangeStats: stats, xdsClient: () => xdsClient }),
         new ClustersEndpoint(clusters),
       ],
     });
