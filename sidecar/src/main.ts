@@ -4,10 +4,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runDemo } from '../../examples/demo/demo';
 import { runCli } from './cli/cli';
-import { EXIT_FAILURE, EXIT_OK, type CliActions } from './cli/command-context';
+import { EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, type CliActions, type TelemetryFlags } from './cli/command-context';
 import type { BootstrapConfig } from './config/bootstrap-config';
 import { injectAction, injectorAction, iptablesAction } from './inject/inject-commands';
 import { createLogger } from './observability/logger';
+import { resolveTracingOptions } from './observability/tracing-options';
 import { createSidecar } from './sidecar';
 import { loadBootstrap } from './xds/bootstrap-loader';
 import { validateEnvoyFile } from './xds/envoy-file-validator';
@@ -33,11 +34,17 @@ function packageVersion(): string {
  * Runs the sidecar until SIGINT/SIGTERM, then drains (/ready 503, listeners stop accepting, in-flight requests
  * finish within the drain timeout) and stops. Start failures are one log line, never a stack trace.
  */
-async function startSidecar(bootstrap: BootstrapConfig, options: { readonly drainTimeoutMs: number }): Promise<number> {
+async function startSidecar(bootstrap: BootstrapConfig, options: { readonly drainTimeoutMs: number; readonly telemetry?: TelemetryFlags }): Promise<number> {
   const logger = createLogger();
+  // Flags beat the standard OTEL_* variables (OTel SDK environment specification).
+  const tracing = resolveTracingOptions(options.telemetry ?? {}, process.env);
+  if (typeof tracing === 'string') {
+    process.stderr.write(`meshlet run: ${tracing}\n`);
+    return EXIT_BAD_INPUT;
+  }
   let sidecar;
   try {
-    sidecar = await createSidecar(bootstrap, { logger });
+    sidecar = await createSidecar(bootstrap, { logger, tracing, accessLog: options.telemetry?.accessLog ?? null });
   } catch (error) {
     process.stderr.write(`meshlet: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_FAILURE;

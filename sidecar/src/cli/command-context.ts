@@ -19,6 +19,16 @@ export interface CliIo {
  * What the commands do, injected by main.ts (cli/ sees only config types and core). Each returns its outcome as a
  * value; none should throw for bad input.
  */
+/** `meshlet run` flags for tracing and the access log, resolved with the OTEL_* env vars by the process entry. */
+export interface TelemetryFlags {
+  readonly otlpEndpoint?: string;
+  readonly otlpProtocol?: string;
+  readonly traceSampling?: string;
+  readonly serviceName?: string;
+  /** `stdout` or a file path. */
+  readonly accessLog?: string;
+}
+
 export interface CliActions {
   readonly version: string;
   /** Bootstrap file (optional) + flags + env vars -> validated bootstrap, every problem listed. */
@@ -26,7 +36,7 @@ export interface CliActions {
   /** Checks any Envoy file (bootstrap, xDS resource file, config dump) without starting anything. */
   validateFile(file: string): Validation<{ readonly summary: string }>;
   /** Starts the sidecar and resolves with the exit code once it has stopped (signal, fatal error). */
-  startSidecar(bootstrap: BootstrapConfig, options: { readonly drainTimeoutMs: number }): Promise<number>;
+  startSidecar(bootstrap: BootstrapConfig, options: { readonly drainTimeoutMs: number; readonly telemetry?: TelemetryFlags }): Promise<number>;
   /** `meshlet demo` (what `npm start` runs): resolves with the exit code. */
   runDemo(options: DemoFlags): Promise<number>;
   /** `meshlet iptables`, `inject`, `injector` (inject/); optional so test doubles need not provide them. */

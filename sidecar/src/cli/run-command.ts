@@ -2,7 +2,7 @@
 
 import { Command } from 'commander';
 import { BOOTSTRAP_ENV, type BootstrapFlags } from '../config/bootstrap-config';
-import { EXIT_BAD_INPUT, printProblems, printWarnings, type CommandContext } from './command-context';
+import { EXIT_BAD_INPUT, printProblems, printWarnings, type CommandContext, type TelemetryFlags } from './command-context';
 
 interface RunOptions {
   readonly bootstrap?: string;
@@ -12,6 +12,11 @@ interface RunOptions {
   readonly admin?: string;
   readonly xdsDelta?: boolean;
   readonly drainTimeout?: string;
+  readonly otlpEndpoint?: string;
+  readonly otlpProtocol?: string;
+  readonly traceSampling?: string;
+  readonly serviceName?: string;
+  readonly accessLog?: string;
   readonly xdsCa?: string;
   readonly xdsServerName?: string;
   readonly xdsToken?: string;
@@ -34,6 +39,11 @@ export function runCommand(context: CommandContext): Command {
     .option('--xds-server-name <name>', `name the xDS server certificate must carry; default the --xds host (env ${BOOTSTRAP_ENV.xdsServerName})`)
     .option('--xds-token <file>', `bearer token file sent on every stream, re-read on reconnect (projected SA token) (env ${BOOTSTRAP_ENV.xdsToken})`)
     .option('--xds-token-audience <aud>', `audience the token must have, istio-ca for istiod (env ${BOOTSTRAP_ENV.xdsTokenAudience})`)
+    .option('--otlp-endpoint <url>', 'export traces over OTLP: gRPC http://host:4317 or HTTP/protobuf http://host:4318 (env OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); tracing is off without it')
+    .option('--otlp-protocol <grpc|http/protobuf>', 'OTLP transport (env OTEL_EXPORTER_OTLP_PROTOCOL); default grpc, http/protobuf for port 4318')
+    .option('--trace-sampling <ratio>', 'share of requests without a trace context that start a trace: 0.01 or 1% (env OTEL_TRACES_SAMPLER_ARG; default 1%); an incoming sampled flag is always honoured')
+    .option('--service-name <name>', 'resource service.name of the spans (env OTEL_SERVICE_NAME; default meshlet)')
+    .option('--access-log <file|stdout>', 'write a JSON access log line per request (off by default)')
     .option('--drain-timeout <seconds>', `on SIGTERM, how long in-flight requests may take to finish (default ${DEFAULT_DRAIN_TIMEOUT_S})`)
     .action(async (options: RunOptions) => {
       const drainSeconds = options.drainTimeout === undefined ? DEFAULT_DRAIN_TIMEOUT_S : Number(options.drainTimeout);
@@ -62,6 +72,12 @@ export function runCommand(context: CommandContext): Command {
         return;
       }
       printWarnings(context.io, loaded.value.warnings);
-      context.setExitCode(await context.actions.startSidecar(loaded.value, { drainTimeoutMs: drainSeconds * 1000 }));
+      const telemetry: { -readonly [K in keyof TelemetryFlags]: TelemetryFlags[K] } = {};
+      if (options.otlpEndpoint !== undefined) telemetry.otlpEndpoint = options.otlpEndpoint;
+      if (options.otlpProtocol !== undefined) telemetry.otlpProtocol = options.otlpProtocol;
+      if (options.traceSampling !== undefined) telemetry.traceSampling = options.traceSampling;
+      if (options.serviceName !== undefined) telemetry.serviceName = options.serviceName;
+      if (options.accessLog !== undefined) telemetry.accessLog = options.accessLog;
+      context.setExitCode(await context.actions.startSidecar(loaded.value, { drainTimeoutMs: drainSeconds * 1000, telemetry }));
     });
 }
