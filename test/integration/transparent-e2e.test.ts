@@ -5,11 +5,12 @@
 // Skipped, with the reason, only where network namespaces or iptables cannot be used.
 
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { originalDstUnavailableReason } from '../../sidecar/src/listener/original-dst';
+import { inNs, sh, whyNoNamespaces } from '../support/netns';
 import { HCM_TYPE, ROUTER_TYPE, TCP_PROXY_TYPE } from '../support/sidecar';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -27,38 +28,6 @@ const TCP_ECHO_PORT = 7070;
 const APP_PORT = 8081;
 const OUTBOUND_CLUSTER = `outbound|9080||${SERVICE_HOST}`;
 const INBOUND_CLUSTER = 'inbound|9080||';
-
-/** Why network namespaces cannot be used here, or undefined when they can. */
-function whyNoNamespaces(): string | undefined {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return 'not root (ip netns and iptables need CAP_NET_ADMIN)';
-  for (const tool of ['ip', 'iptables', 'setpriv']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `no \`${tool}\` on PATH`;
-  }
-  const probe = `mleprobe${process.pid}`;
-  const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
-  if (add.status !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
-  const nat = spawnSync('ip', ['netns', 'exec', probe, 'iptables', '-t', 'nat', '-L', '-n'], { encoding: 'utf8' });
-  spawnSync('ip', ['netns', 'del', probe]);
-  if (nat.status !== 0) return `iptables nat table unavailable in a namespace: ${nat.stderr.trim()}`;
-  return undefined;
-}
-
-function sh(...args: string[]): string {
-  return execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Runs a short Node script in a namespace as root (the app), returns its stdout. */
-function inNs(ns: string, script: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`app exited ${code}: ${err}`))));
-  });
-}
 
 /** A long-running Node process in a namespace; resolves once it printed `ready`. */
 async function daemon(ns: string, script: string, argv: readonly string[] = []): Promise<{ child: ChildProcess; output: () => string }> {
@@ -173,7 +142,7 @@ describe('transparent mode end to end: meshlet run in a pod namespace with iptab
   let created = false;
 
   before(async function () {
-    const why = whyNoNamespaces();
+    const why = whyNoNamespaces(['ip', 'iptables', 'setpriv', 'ps']);
     if (why !== undefined) {
       process.stdout.write(`    skipped: transparent mode end to end needs network namespaces: ${why}\n`);
       this.skip();

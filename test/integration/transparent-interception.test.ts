@@ -3,7 +3,7 @@
 // The same file is the proxy child (MESHLET_TRANSPARENT_CHILD=1), started inside the namespace as UID 1337.
 
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { createConfigSnapshot } from '../../sidecar/src/config/config-snapshot';
@@ -12,6 +12,7 @@ import type { ConnectionHandle, ConnectionHandlers, DownstreamConnectionInfo } f
 import { ListenerManager } from '../../sidecar/src/listener/listener-manager';
 import { originalDstUnavailableReason } from '../../sidecar/src/listener/original-dst';
 import type { Logger } from '../../sidecar/src/observability/logger';
+import { inNs, sh, whyNoNamespaces } from '../support/netns';
 import { chain, listener, tcpProxy } from '../unit/listener/listener-builders';
 
 const PROXY_UID = 1337;
@@ -71,38 +72,6 @@ async function runChild(): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Test: namespaces, rules, the child, and an app in the namespace.
-
-/** Why namespaces cannot be used here, or undefined when they can. */
-function whyNoNamespaces(): string | undefined {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return 'not root (ip netns and iptables need CAP_NET_ADMIN)';
-  for (const tool of ['ip', 'iptables', 'ip6tables', 'setpriv']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `no \`${tool}\` on PATH`;
-  }
-  const probe = `mlprobe${process.pid}`;
-  const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
-  if (add.status !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
-  const nat = spawnSync('ip', ['netns', 'exec', probe, 'iptables', '-t', 'nat', '-L', '-n'], { encoding: 'utf8' });
-  spawnSync('ip', ['netns', 'del', probe]);
-  if (nat.status !== 0) return `iptables nat table unavailable in a namespace: ${nat.stderr.trim()}`;
-  return undefined;
-}
-
-function sh(...args: string[]): string {
-  return execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Runs a small Node script in a namespace as root (the "app"), returns its stdout. */
-function inNs(ns: string, script: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`app exited ${code}: ${err}`))));
-  });
-}
 
 /** App script: one HTTP GET, prints the body. */
 const httpGet = (url: string): string => `require('http').get(${JSON.stringify(url)}, (r) => { let b=''; r.on('data', (c) => b += c).on('end', () => process.stdout.write(b)); }).on('error', (e) => { process.stdout.write('error ' + e.code); });`;
