@@ -38,6 +38,11 @@ export interface ServedConfig {
   readonly priorities?: readonly (readonly (number | { readonly index: number; readonly health: string })[])[];
 }
 
+/** A google.protobuf.Duration of `n` milliseconds (proto-loader shape). */
+export function ms(n: number): object {
+  return { seconds: Math.floor(n / 1000), nanos: (n % 1000) * 1_000_000 };
+}
+
 export function packAny(type: string, value: object): object {
   return ProtoSchema.get().packAny(type, value);
 }

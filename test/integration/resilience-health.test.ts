@@ -2,9 +2,7 @@
 // no traffic), then healthy again after healthy_threshold passes.
 
 import * as assert from 'node:assert/strict';
-import { clusterHosts, load, shares, startResilienceEnv, waitFor, type ResilienceEnv } from './resilience-env';
-
-const ms = (n: number): object => ({ seconds: Math.floor(n / 1000), nanos: (n % 1000) * 1_000_000 });
+import { clusterHosts, load, shares, ms, startResilienceEnv, waitFor, type ResilienceEnv } from './resilience-env';
 
 describe('resilience: active HTTP health check (5 backends, reference control plane)', () => {
   let env: ResilienceEnv | undefined;

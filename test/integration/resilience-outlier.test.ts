@@ -2,9 +2,7 @@
 // 5xx hide it from the client, /clusters shows the ejection, and the host comes back after the ejection time.
 
 import * as assert from 'node:assert/strict';
-import { clusterHosts, get, startResilienceEnv, waitFor, type ResilienceEnv } from './resilience-env';
-
-const ms = (n: number): object => ({ seconds: Math.floor(n / 1000), nanos: (n % 1000) * 1_000_000 });
+import { clusterHosts, get, ms, startResilienceEnv, waitFor, type ResilienceEnv } from './resilience-env';
 
 describe('resilience: outlier detection (5 backends, reference control plane)', () => {
   let env: ResilienceEnv | undefined;

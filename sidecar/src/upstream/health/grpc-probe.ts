@@ -44,33 +44,24 @@ export function servingStatusOf(body: Buffer): number | undefined {
   let i = 5;
   const end = 5 + length;
   let status = 0;
+  /** A base-128 varint at `i` (advancing it), or undefined when the body ends first. */
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = body[i++];
+      if (b === undefined) return undefined;
+      value += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return value;
+    }
+  };
   while (i < end) {
     const tag = body[i++]!;
     const wire = tag & 7;
-    let value = 0;
-    let shift = 0;
-    if (wire === 0) {
-      for (;;) {
-        const b = body[i++];
-        if (b === undefined) return undefined;
-        value += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-        if ((b & 0x80) === 0) break;
-      }
-      if (tag >>> 3 === 1) status = value;
-    } else if (wire === 2) {
-      let len = 0;
-      for (;;) {
-        const b = body[i++];
-        if (b === undefined) return undefined;
-        len += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-        if ((b & 0x80) === 0) break;
-      }
-      i += len;
-    } else {
-      return undefined;
-    }
+    if (wire !== 0 && wire !== 2) return undefined;
+    const value = varint();
+    if (value === undefined) return undefined;
+    if (wire === 2) i += value;
+    else if (tag >>> 3 === 1) status = value;
   }
   return status;
 }
