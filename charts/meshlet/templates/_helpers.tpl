@@ -35,7 +35,7 @@ app.kubernetes.io/component: injector
 {{- end -}}
 {{- $token := dict "audience" $s.xds.token.audience "expirationSeconds" $s.xds.token.expirationSeconds -}}
 {{- $resources := dict -}}
-{{- range $k, $v := $s.resources }}{{ if $v }}{{ $_ := set $resources $k $v }}{{ end }}{{ end -}}
+{{- range $k, $v := $s.resources }}{{ if $v }}{{ $_ := set $resources $k (toString $v) }}{{ end }}{{ end -}}
 {{- $settings := dict
   "image" (include "meshlet.image" .)
   "imagePullPolicy" .Values.image.pullPolicy
