@@ -31,7 +31,7 @@ function movement(before: { pick(c: object, a: number): Host | undefined }, afte
       if (x !== removed) movedFromOthers += 1;
     }
   }
-  return { moved, movedFromOthers, total: total };
+  return { moved, movedFromOthers, total: ks.length };
 }
 
 describe('RingHashBalancer (specs/load-balancing.md §1.5, §7.5)', () => {
