@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ControlPlaneServer } from '../control-plane/control-plane-server';
+import { parseResourceFile } from '../control-plane/resource-file';
+import { ProtoSchema } from '../../sidecar/src/xds/proto-schema';
 import { createSidecar, type Sidecar } from '../../sidecar/src/sidecar';
 import { loadBootstrap } from '../../sidecar/src/xds/bootstrap-loader';
 import { createLogger, type LogLevel } from '../../sidecar/src/observability/logger';
@@ -26,6 +28,8 @@ export interface DemoOptions {
   readonly stepMs?: number;
   /** Requests per second to each service; default 10. */
   readonly rps?: number;
+  /** Port of meshlet's demo listener on 127.0.0.1; default 10000 (0 = any free port, for tests). */
+  readonly listenerPort?: number;
 }
 
 /** The demo's services: name, instances, typical latency. */
@@ -93,7 +97,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     instances.set(spec.name, started);
   }
   const controlPlane = await ControlPlaneServer.start({ host: '127.0.0.1', port: 0 });
-  controlPlane.loadFile(findRepoFile(path.join('examples', 'demo', 'demo-resources.yaml')));
+  const listenerPort = options.listenerPort ?? 10000;
+  // The file's listener port (10000) is a default: the demo serves the file with the port it was asked for.
+  const resourcesText = fs.readFileSync(findRepoFile(path.join('examples', 'demo', 'demo-resources.yaml')), 'utf8').replace('port_value: 10000', `port_value: ${listenerPort}`);
+  const parsed = parseResourceFile(ProtoSchema.get(), resourcesText);
+  if (!parsed.ok) throw new Error(`examples/demo/demo-resources.yaml is invalid:\n${formatErrors(parsed.errors)}`);
+  for (const [typeUrl, resources] of parsed.value) controlPlane.setResources(typeUrl, resources);
   controlPlane.setResources(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, SERVICES.map((s) => ({ name: s.name, message: assignment(s.name, instances.get(s.name) ?? []) })));
   print(`demo services on 127.0.0.1: ${[...instances.values()].flat().map((i) => `${i.instance}:${i.port}`).join(', ')}`);
   print(`reference control plane (ADS, SotW) on ${controlPlane.address}, serving examples/demo/demo-resources.yaml + endpoints`);
@@ -137,7 +146,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     });
     await running.whenListenersApplied();
     const listener = running.listeners.addresses().get('demo_outbound_http');
-    if (listener === undefined) throw new Error('the demo listener (127.0.0.1:10000) could not be bound; is the port taken?');
+    if (listener === undefined) throw new Error(`the demo listener (127.0.0.1:${listenerPort}) could not be bound; is the port taken?`);
     print(`\nready: GET /ready answers 200; try: curl -H 'host: reviews' http://127.0.0.1:${listener.port}/`);
 
     traffic = new DemoTraffic(listener.port, SERVICES.map((s) => s.name), options.rps ?? 10);

@@ -16,10 +16,10 @@ describe('the demo (npm start)', () => {
     out.on('data', (chunk: Buffer) => {
       text += chunk.toString();
     });
-    const code = await runDemo({ adminAddress: '127.0.0.1:0', durationMs: 4500, stepMs: 1000, rps: 20, out });
+    const code = await runDemo({ adminAddress: '127.0.0.1:0', durationMs: 4500, stepMs: 1000, rps: 20, listenerPort: 0, out });
     assert.equal(code, 0, text);
     assert.match(text, /config snapshot v1/);
-    assert.match(text, /demo_outbound_http on 127\.0\.0\.1:10000: HTTP, routes from RDS "demo_routes"/);
+    assert.match(text, /demo_outbound_http on 127\.0\.0\.1:0: HTTP, routes from RDS "demo_routes"/);
     assert.match(text, /reviews EDS least_request: (127\.0\.0\.1:\d+, ){2}127\.0\.0\.1:\d+\n/);
     assert.match(text, /traffic through meshlet/);
     assert.match(text, /reviews-2 .* \(failing: 503s, retried by meshlet\)/);
@@ -41,7 +41,7 @@ describe('the demo (npm start)', () => {
           resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
         });
       });
-    const ok = await run(['demo', '--duration', '1', '--admin', '127.0.0.1:0']);
+    const ok = await run(['demo', '--duration', '1', '--admin', '127.0.0.1:0', '--listener-port', '0']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /config snapshot v1/);
     const bad = await run(['demo', '--duration', 'soon']);

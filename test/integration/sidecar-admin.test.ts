@@ -74,7 +74,7 @@ function serveBasic(cp: ControlPlaneServer): void {
     clusterLoadAssignment('reviews', [{ host: '127.0.0.1', port: 19001 }, { host: '127.0.0.1', port: 19002 }]),
     clusterLoadAssignment('ratings', [{ host: '127.0.0.1', port: 19011 }]),
   ]);
-  cp.setResources(TYPE_URLS.lds, [httpListener('http_10000', 10000, 'local_route', '127.0.0.1')]);
+  cp.setResources(TYPE_URLS.lds, [httpListener('http_local', 0, 'local_route', '127.0.0.1')]);
   cp.setResources(TYPE_URLS.rds, [routeConfiguration('local_route', 'reviews')]);
 }
 
@@ -103,7 +103,7 @@ for (const delta of [false, true]) {
       cp.upsertResource(TYPE_URLS.eds, clusterLoadAssignment('reviews', [{ host: '127.0.0.1', port: 19001 }, { host: '127.0.0.1', port: 19002 }]));
       const { dump: d } = await waitForDump(sidecar, (x) => x.active !== null);
       assert.equal((await get(sidecar, '/ready')).status, 200);
-      assert.deepEqual(Object.keys(d.active?.listeners ?? {}), ['http_10000']);
+      assert.deepEqual(Object.keys(d.active?.listeners ?? {}), ['http_local']);
       assert.deepEqual(Object.keys(d.active?.routes ?? {}), ['local_route']);
       assert.deepEqual(Object.keys(d.active?.clusters ?? {}).sort(), ['ratings', 'reviews']);
       assert.deepEqual(Object.keys(d.active?.endpoints ?? {}).sort(), ['ratings', 'reviews']);

@@ -49,6 +49,8 @@ export interface DemoFlags {
   readonly adminAddress?: string;
   /** `--duration SECONDS`: stop by itself (CI, scripts); default: until Ctrl-C. */
   readonly durationMs?: number;
+  /** `--listener-port PORT`: meshlet's demo listener on 127.0.0.1; default 10000, 0 = any free port. */
+  readonly listenerPort?: number;
 }
 
 /** Shared by the commands: sets the process outcome. */
