@@ -11,6 +11,7 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -112,6 +113,27 @@ async function waitPort(port: number, what: string): Promise<void> {
     await sleep(100);
   }
   throw new Error(`${what} did not open port ${port} (see ${RUN}/*.log)`);
+}
+
+/**
+ * Starts a pinned server and waits for all its ports, retrying: on this shared box an outgoing connection of
+ * someone else's test can hold one of our ports as its ephemeral port for a moment (bind fails, EADDRINUSE).
+ * `bench/setup.sh` reserves the bench ports from the ephemeral range to make that rare.
+ */
+async function startServer(cpu: string, name: string, command: string, args: readonly string[], ports: readonly number[]): Promise<ChildProcess> {
+  for (let attempt = 1; ; attempt += 1) {
+    const child = startPinned(cpu, name, command, args);
+    try {
+      for (const port of ports) await waitPort(port, name);
+      await sleep(200);
+      if (child.exitCode === null && child.signalCode === null) return child;
+      throw new Error(`${name} exited at start (see ${RUN}/${name}.log)`);
+    } catch (error) {
+      await stop(child, 'SIGKILL');
+      if (attempt === 3) throw error;
+      await sleep(3000);
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -350,16 +372,20 @@ function checkGrpc(port: number): Promise<void> {
   });
 }
 
-async function backendAccepts(): Promise<number> {
-  const out = await new Promise<string>((resolve, reject) => {
-    const socket = net.connect(PORT.backendStatus, '127.0.0.1', () => socket.end('GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'));
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
+/** nginx stub_status 'accepts': new connections the backend took (NaN if it cannot be read). */
+function backendAccepts(): Promise<number> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port: PORT.backendStatus, path: '/', agent: false }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => {
+          const match = /\n\s*(\d+) (\d+) (\d+)/.exec(text);
+          resolve(match === null ? NaN : Number(match[1]));
+        });
+      })
+      .on('error', () => resolve(NaN));
   });
-  const match = /\n\s*(\d+) (\d+) (\d+)/.exec(out);
-  return match === null ? NaN : Number(match[1]);
 }
 
 // === profile ===
@@ -403,10 +429,12 @@ async function profileMeshlet(): Promise<string> {
   const dir = path.join(RUN, 'cpu-prof');
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const meshlet = await startMeshlet(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const meshlet = await startMeshlet(['--cpu-prof', `--cpu-prof-dir=${dir}`, '-r', path.join(__dirname, 'profile-exit-hook.js')]);
   await slice('h1', PORT.meshletH1, meshlet.pid as number, 2);
   const measured = await slice('h1', PORT.meshletH1, meshlet.pid as number, 10);
-  await stop(meshlet, 'SIGTERM', 15_000);
+  const stopStarted = Date.now();
+  await stop(meshlet, 'SIGUSR2', 30_000);
+  process.stdout.write(`profiled meshlet exited (${meshlet.exitCode ?? meshlet.signalCode}) ${Date.now() - stopStarted} ms after SIGUSR2\n`);
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   if (files[0] === undefined) return 'no profile written (meshlet did not exit cleanly)';
   const us = measured.cpuNs / 1e3 / Math.max(measured.requests, 1);
@@ -541,7 +569,7 @@ async function main(): Promise<void> {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'sidecar', 'src', 'main.js'))) throw new Error('build first: npx tsc -p .');
   fs.mkdirSync(RUN, { recursive: true });
   // One benchmark at a time on the box, shared with ../shared/bench/referee.sh (same lock file, flock).
-  const lock = spawn('flock', ['-n', path.join(RUN, 'referee.lock'), 'sleep', '3600'], { stdio: 'ignore' });
+  const lock = spawn('flock', ['-n', '--no-fork', path.join(RUN, 'referee.lock'), 'sleep', '3600'], { stdio: 'ignore' });
   children.push(lock);
   const lockFailed = await Promise.race([new Promise<boolean>((resolve) => lock.once('exit', () => resolve(true))), sleep(300).then(() => false)]);
   if (lockFailed) throw new Error(`another measurement holds ${RUN}/referee.lock`);
@@ -552,13 +580,10 @@ async function main(): Promise<void> {
   process.stdout.write(`proxy bench: load average ${loadBefore}; scratch ${RUN}\n`);
   fs.writeFileSync(path.join(RUN, 'grpc-request.bin'), GRPC_MESSAGE);
   fs.writeFileSync(path.join(RUN, 'grpc-reply.bin'), GRPC_MESSAGE);
-  const backend = startPinned(CLIENT_CPU, 'backend', 'nginx', ['-c', render('nginx-backend.conf.in', path.join(ROOT, 'bench', 'conf'))]);
-  await waitPort(PORT.backendH1, 'nginx backend');
-  await waitPort(PORT.backendH2, 'nginx backend');
-  const haproxy = startPinned(PROXY_CPU, 'haproxy', 'haproxy', ['-db', '-f', path.join(SHARED_CONF, 'haproxy.cfg')]);
-  const nginxProxy = startPinned(PROXY_CPU, 'nginx-proxy', 'nginx', ['-c', render('nginx-proxy.conf.in', SHARED_CONF)]);
-  await waitPort(PORT.haproxyH1, 'haproxy');
-  await waitPort(PORT.nginxH1, 'nginx proxy');
+  const backendConf = render('nginx-backend.conf.in', path.join(ROOT, 'bench', 'conf'));
+  const backend = await startServer(CLIENT_CPU, 'backend', 'nginx', ['-c', backendConf], [39100, 39101, 39102, 39103, 39111, 39112, 39113]);
+  const haproxy = await startServer(PROXY_CPU, 'haproxy', 'haproxy', ['-db', '-f', path.join(SHARED_CONF, 'haproxy.cfg')], [PORT.haproxyH1, PORT.haproxyH2, 39216]);
+  const nginxProxy = await startServer(PROXY_CPU, 'nginx-proxy', 'nginx', ['-c', render('nginx-proxy.conf.in', SHARED_CONF)], [PORT.nginxH1, 39212]);
   const meshlet = await startMeshlet([]);
   const pid = (child: ChildProcess): number => child.pid as number;
   if (only === undefined || only === 'grpc') {
