@@ -68,7 +68,7 @@ export function injectPod(pod: KubeObject, mesh: InjectSettings, context: Inject
     return skipped(`a classic sidecar would keep this Job's pod running forever; use ${ANNOTATIONS.sidecarMode}: native (Kubernetes >= 1.29)`, read.warnings);
   }
 
-  const proxy = proxyContainer(settings, labels);
+  const proxy = proxyContainer(settings, labels, context.namespace);
   const init = initContainer(settings);
   const next: KubeObject = structuredClone(pod);
   const nextMeta = asObject(next['metadata']);
@@ -135,7 +135,7 @@ function readyProbe(periodSeconds: number, failureThreshold: number): KubeObject
   return { httpGet: { path: '/ready', port: PROXY_PORTS.admin }, periodSeconds, failureThreshold, timeoutSeconds: 1 };
 }
 
-function proxyContainer(settings: PodSettings, labels: Readonly<Record<string, string>>): KubeObject {
+function proxyContainer(settings: PodSettings, labels: Readonly<Record<string, string>>, namespace: string): KubeObject {
   const field = (name: string, path: string): KubeObject => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: path } } });
   const value = (name: string, v: string): KubeObject => ({ name, value: v });
   const env: KubeObject[] = [
@@ -169,6 +169,9 @@ function proxyContainer(settings: PodSettings, labels: Readonly<Record<string, s
       value('OTEL_TRACES_SAMPLER', 'parentbased_traceidratio'),
       value('OTEL_TRACES_SAMPLER_ARG', String(settings.tracing.samplingPercent / 100)),
     );
+    // Spans named after the workload, `<app>.<namespace>` as Istio's default tracing service name.
+    const app = labels['app.kubernetes.io/name'] ?? labels['app'];
+    if (app !== undefined) env.push(value('OTEL_SERVICE_NAME', `${app}.${namespace}`));
   }
   const requests: Record<string, string> = {};
   const limits: Record<string, string> = {};
