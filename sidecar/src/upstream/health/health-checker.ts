@@ -204,7 +204,10 @@ export class HealthChecker {
       } else {
         transition = 'change_pending';
       }
+      // Envoy `handleSuccess` sets `host->setLastHcPassTime()` on every pass while FAILED_ACTIVE_HC: the pass that
+      // clears the flag is the last one, so slow start (lb/slow-start.ts) counts from the failed -> healthy edge.
       s.lastPassMs = this.deps.clock.now();
+      host.lastHcPassAtMs = s.lastPassMs;
     }
     if ((flags & F.PENDING_ACTIVE_HC) !== 0) {
       flags &= ~F.PENDING_ACTIVE_HC;

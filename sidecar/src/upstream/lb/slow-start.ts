@@ -6,7 +6,7 @@ import type { Host } from '../host';
 
 /**
  * Envoy `applySlowStartFactor` (load_balancer_impl.cc, specs §1.11): while a healthy host is within `windowMs` of
- * its start (`lastHcPassAtMs`, else `addedAtMs`), its weight is `weight · max(time_factor^(1/aggression),
+ * its start (the later of `addedAtMs` and `lastHcPassAtMs`), its weight is `weight · max(time_factor^(1/aggression),
  * min_weight_percent/100)` with `time_factor = max(1 ms, elapsed)/window`. Aggression ≤ 0 or NaN counts as 1.0.
  * Cost: O(1) per weight read (one clock read); no allocation.
  */
@@ -43,6 +43,11 @@ export class SlowStart {
   }
 }
 
+/**
+ * When the host's slow start began: Envoy `host->lastHcPassTime()`, which its member-update callback sets to the
+ * add time for a host added healthy and the health checker resets on each failed -> healthy pass
+ * (`recalculateHostsInSlowStart`, `applySlowStartFactor`); the later of our two stamps.
+ */
 function startOf(host: Host): number {
-  return host.lastHcPassAtMs ?? host.addedAtMs;
+  return host.lastHcPassAtMs === null ? host.addedAtMs : Math.max(host.addedAtMs, host.lastHcPassAtMs);
 }

@@ -180,6 +180,63 @@ describe('upstream/health: wiring through the cluster manager', () => {
   });
 });
 
+describe('upstream/health: slow start after a passing check (Envoy lastHcPassTime)', () => {
+  it('each pass while failed stamps lastHcPassAtMs; the failed -> healthy edge is the last stamp; passes while healthy keep it', () => {
+    const { clock, host } = setup([OK, HTTP_503, OK, OK, OK]);
+    assert.equal(host.lastHcPassAtMs, null);
+    clock.advance(0); // first check: healthy at once
+    assert.equal(host.lastHcPassAtMs, 0);
+    clock.advance(5000); // t=5000 503 -> unhealthy
+    clock.advance(5000); // t=10000 200 -> pending
+    assert.equal(host.lastHcPassAtMs, 10_000);
+    clock.advance(3000); // t=13000 200 -> healthy
+    assert.equal(failed(host), false);
+    assert.equal(host.lastHcPassAtMs, 13_000);
+    clock.advance(5000); // t=18000 200 while healthy: no new slow start
+    assert.equal(host.lastHcPassAtMs, 13_000);
+  });
+
+  it('a host back from a failed check ramps up over slow_start_window as Envoy (RR, window 10 s, min 10%)', () => {
+    const clock = new FakeClock();
+    clock.advance(100_000); // hosts added long ago: out of their window
+    const results = new Map<string, ProbeResult[]>();
+    const manager = new ClusterManager({
+      clock,
+      random: () => 0,
+      probeFactory: (_c, target) => ({ check: (done) => done(results.get(target.address)?.shift() ?? OK), cancel: () => undefined, close: () => undefined }),
+    });
+    const endpoints = Array.from({ length: 3 }, (_, i) => ({ host: `10.0.0.${i + 1}`, port: 80 }));
+    // healthy_threshold 1 keeps the timeline short; panic off so 2 of 3 healthy never use all hosts.
+    const config = staticCluster('c', endpoints, {
+      lbPolicy: { kind: 'round_robin', slowStart: { windowMs: 10_000, aggression: 1, minWeightPercent: 10 } },
+      healthChecks: [hcConfig({ intervalMs: 1000, unhealthyIntervalMs: 1000, healthyThreshold: 1, noTrafficIntervalMs: 1000, noTrafficHealthyIntervalMs: 1000 })],
+    });
+    manager.apply(snapshot([{ ...config, commonLbConfig: { ...config.commonLbConfig, healthyPanicThresholdPercent: 0 } }]));
+    const cluster = manager.get('c')!;
+    const h3 = cluster.hosts[2]!;
+    const shareOf3 = (): number => {
+      let n = 0;
+      for (let i = 0; i < 900; i++) if (cluster.pick({}) === h3) n += 1;
+      return n / 900;
+    };
+    clock.advance(0); // first checks pass at t=100000: every host's slow start began then
+    clock.advance(20_000); // out of the window
+    assert.ok(Math.abs(shareOf3() - 1 / 3) < 0.01);
+    results.set('10.0.0.3', [HTTP_503]);
+    clock.advance(1000); // t=121000: h3 fails
+    assert.equal(failed(h3), true);
+    assert.equal(shareOf3(), 0);
+    clock.advance(1000); // t=122000: h3 passes -> healthy, slow start from here
+    assert.equal(h3.lastHcPassAtMs, 122_000);
+    assert.ok(shareOf3() < 0.06, 'right after the pass: max(1 ms/10 s, 10%) of its weight, ~5% of picks');
+    clock.advance(5000); // halfway: weight 0.5 of 1 -> 0.5 / 2.5 = 20%
+    assert.ok(Math.abs(shareOf3() - 0.2) < 0.02, `halfway share ${shareOf3()}`);
+    clock.advance(6000); // past the window: an equal share again
+    assert.ok(Math.abs(shareOf3() - 1 / 3) < 0.01);
+    void manager.close();
+  });
+});
+
 describe('upstream/health: probe encodings', () => {
   it('gRPC HealthCheckRequest frame and HealthCheckResponse status', () => {
     assert.deepEqual([...healthCheckRequestFrame('')], [0, 0, 0, 0, 0]);
