@@ -109,7 +109,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
   for (const warning of bootstrap.warnings) logger.warn({ path: warning.path }, warning.message);
 
   // Data plane: clusters first (routes may point at new clusters), then the runtime routes read, then listeners.
-  const clusters = new ClusterManager({ logger: logger.child({ component: 'upstream' }) });
+  const clusters = new ClusterManager({ logger: logger.child({ component: 'upstream' }), localClusterName: bootstrap.localClusterName, localLocality: bootstrap.node.locality });
   let runtime: ProxyRuntime | undefined;
   // Observers: stats always; the access log before tracing, so it reads the trace id before the span ends.
   let tracePolicies = new Map<string, ListenerTracePolicy>();

@@ -65,6 +65,13 @@ export function collectMetrics(sources: MetricsSources): PrometheusText {
     out.counter('envoy_cluster_upstream_cx_overflow', 'Connections refused by max_connections', l, breaker.connectionOverflow);
     out.counter('envoy_cluster_upstream_cx_none_healthy', 'Picks that found no healthy host', l, cluster.stats.noHealthyHost);
     out.counter('envoy_cluster_lb_healthy_panic', 'Picks made in panic mode', l, cluster.stats.lbHealthyPanic);
+    // Zone-aware routing (with a local cluster): Envoy's lb_zone_* and lb_local_cluster_not_ok counters.
+    const z = cluster.stats;
+    out.counter('envoy_cluster_lb_zone_routing_all_directly', 'Zone-routed picks sent to the local zone (direct)', l, z.lbZoneRoutingAllDirectly);
+    out.counter('envoy_cluster_lb_zone_routing_sampled', 'Zone-routed picks sent to the local zone (residual draw)', l, z.lbZoneRoutingSampled);
+    out.counter('envoy_cluster_lb_zone_routing_cross_zone', 'Zone-routed picks sent to another zone', l, z.lbZoneRoutingCrossZone);
+    out.counter('envoy_cluster_lb_local_cluster_not_ok', 'Zone routing skipped: local cluster in panic or without the local zone', l, z.lbLocalClusterNotOk);
+    out.counter('envoy_cluster_lb_zone_cluster_too_small', 'Zone routing skipped: fewer healthy hosts than min_cluster_size', l, z.lbZoneClusterTooSmall);
     const outlier = sources.outlierStats?.(cluster);
     out.gauge('envoy_cluster_outlier_detection_ejections_active', 'Hosts ejected now', l, outlier?.ejectionsActive ?? ejected);
     if (outlier !== undefined) {

@@ -102,6 +102,12 @@ export interface BootstrapConfig {
     readonly listeners: readonly ListenerConfig[];
     readonly clusters: readonly ClusterConfig[];
   };
+  /**
+   * `cluster_manager.local_cluster_name`: the static cluster listing this service's own instances (with their
+   * localities). Set = zone-aware routing for every cluster that uses neither locality weights nor a hash policy
+   * (Envoy `ZoneAwareLoadBalancerBase`, specs/load-balancing.md §1.9); null = off.
+   */
+  readonly localClusterName: string | null;
   /** Accepted but ignored parts (stats sinks, runtime, tracing providers, ...), each with its field path. */
   readonly warnings: readonly FieldError[];
   readonly source: BootstrapSource;

@@ -2,7 +2,7 @@
 
 import type { ConfigSnapshot } from '../config/config-snapshot';
 import type { ClusterConfig } from '../config/cluster-config';
-import type { EndpointConfig } from '../config/endpoint-config';
+import type { EndpointConfig, LocalityConfig } from '../config/endpoint-config';
 import { systemClock, type Clock } from '../core/clock';
 import { silentLogger, type Logger } from '../observability/logger';
 import { systemDnsResolver, type DnsResolver } from './dns-discovery';
@@ -22,6 +22,13 @@ export interface ClusterManagerOptions {
   dnsResolver?: DnsResolver;
   /** Replaces real active health-check probes (unit tests). */
   probeFactory?: ClusterResilienceDeps['probeFactory'];
+  /**
+   * Bootstrap `cluster_manager.local_cluster_name`: the cluster of this service's own instances. Set = zone-aware
+   * routing for the other clusters (Envoy passes the local priority set to every load balancer).
+   */
+  localClusterName?: string | null;
+  /** The node's locality (bootstrap `node.locality`); Envoy uses an empty locality when it is unset. */
+  localLocality?: LocalityConfig | null;
 }
 
 /**
@@ -44,11 +51,13 @@ export class ClusterManager {
 
   constructor(options: ClusterManagerOptions = {}) {
     const random: RandomSource = options.random ?? Math.random;
+    const localClusterName = options.localClusterName ?? '';
     this.deps = {
       clock: options.clock ?? systemClock,
       logger: options.logger ?? silentLogger(),
       random,
       dnsResolver: options.dnsResolver ?? systemDnsResolver,
+      ...(options.localClusterName == null ? {} : { zoneAware: { localCluster: () => this.byName.get(localClusterName), locality: options.localLocality ?? { region: '', zone: '', subZone: '' } } }),
     };
     this.resilienceDeps = { clock: this.deps.clock, random, logger: this.deps.logger, ...(options.probeFactory !== undefined ? { probeFactory: options.probeFactory } : {}) };
   }

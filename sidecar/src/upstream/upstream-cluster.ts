@@ -12,6 +12,7 @@ import { hostSpecsFromEndpoints, type HostSpec } from './host-spec';
 import type { RandomSource } from './lb/balancer';
 import type { PickContext } from './lb/pick-context';
 import { PriorityBalancer } from './lb/priority-balancer';
+import { emptyZoneRoutingStats, type ZoneRoutingStats } from './lb/zone-routing';
 import type { PoolSettings } from './pool/pool-settings';
 import { UpstreamTls } from './pool/upstream-tls';
 
@@ -23,10 +24,12 @@ export interface UpstreamClusterDeps {
   readonly logger: Logger;
   readonly random: RandomSource;
   readonly dnsResolver: DnsResolver;
+  /** Zone-aware routing (bootstrap `local_cluster_name`): the local cluster, looked up per pick, and the node's locality. */
+  readonly zoneAware?: { readonly localCluster: () => UpstreamCluster | undefined; readonly locality: LocalityConfig };
 }
 
-/** Cluster counters (Envoy `cluster.<name>.*`). */
-export interface UpstreamClusterStats {
+/** Cluster counters (Envoy `cluster.<name>.*`), zone routing ones included. */
+export interface UpstreamClusterStats extends ZoneRoutingStats {
   /** Picks served from all hosts because none was healthy (`lb_healthy_panic`). */
   lbHealthyPanic: number;
   /** Picks that found no host (`upstream_cx_none_healthy`). */
@@ -56,7 +59,7 @@ export class UpstreamCluster implements HostObserver {
   readonly breaker: CircuitBreaker;
   /** Routes with `priority: HIGH` (Envoy `RoutingPriority::High`): their own thresholds and counters. */
   readonly highBreaker: CircuitBreaker;
-  readonly stats: UpstreamClusterStats = { lbHealthyPanic: 0, noHealthyHost: 0, membershipChanges: 0, rebuilds: 0 };
+  readonly stats: UpstreamClusterStats = { lbHealthyPanic: 0, noHealthyHost: 0, membershipChanges: 0, rebuilds: 0, ...emptyZoneRoutingStats() };
   /** Resolves once the first host list is known (immediately except for DNS clusters before their first lookup). */
   ready: Promise<void> = Promise.resolve();
 
@@ -77,6 +80,11 @@ export class UpstreamCluster implements HostObserver {
   private readonly listeners = new Set<HostsChangedListener>();
   private readonly warned = new Set<string>();
   private closed = false;
+  /** Bumped whenever the balancer inputs change, so clusters zone-routing against this one as local rebuild. */
+  private generationValue = 0;
+  /** The local cluster (and its generation) the balancer was built against (zone-aware routing). */
+  private localSeen: UpstreamCluster | undefined = undefined;
+  private localGenerationSeen = -1;
 
   constructor(
     config: ClusterConfig,
@@ -113,6 +121,7 @@ export class UpstreamCluster implements HostObserver {
    */
   pick(context: PickContext): Host | undefined {
     if (this.cfg.discoveryType === 'ORIGINAL_DST') return this.pickOriginalDst(context);
+    if (this.deps.zoneAware !== undefined) this.noteLocalCluster(this.deps.zoneAware.localCluster());
     if (this.dirty) this.rebuild();
     const balancer = this.balancer;
     let host = balancer?.pick(context, 0);
@@ -165,6 +174,12 @@ export class UpstreamCluster implements HostObserver {
   /** HostObserver: a host's weight or health flags changed. */
   onHostChanged(): void {
     this.dirty = true;
+    this.generationValue += 1;
+  }
+
+  /** Changes whenever a host joins, leaves, or changes weight or health flags. */
+  get generation(): number {
+    return this.generationValue;
   }
 
   /**
@@ -345,6 +360,7 @@ export class UpstreamCluster implements HostObserver {
     if (!changed && removed.length === 0) return;
     this.hostList = next;
     this.dirty = true;
+    this.generationValue += 1;
     this.stats.membershipChanges += 1;
     if (added.length > 0 || removed.length > 0) for (const l of this.listeners) l(added, removed);
   }
@@ -363,6 +379,8 @@ export class UpstreamCluster implements HostObserver {
     this.stats.rebuilds += 1;
     const assignment = this.cfg.discoveryType === 'EDS' ? (this.endpoints ?? null) : this.cfg.loadAssignment;
     const weights = localityWeights(assignment);
+    const local = this.localSeen;
+    const zoneAware = this.deps.zoneAware;
     this.balancer = new PriorityBalancer(this.hostList, {
       policy: this.cfg.lbPolicy,
       common: this.cfg.commonLbConfig,
@@ -372,7 +390,17 @@ export class UpstreamCluster implements HostObserver {
       random: this.deps.random,
       now: () => this.deps.clock.now(),
       stats: this.stats,
+      zone: zoneAware === undefined || local === undefined ? null : { localHosts: local.hosts.filter((h) => h.priority === 0), locality: zoneAware.locality, stats: this.stats },
     });
+  }
+
+  /** Zone-aware routing: a different local cluster, or a change in its hosts, rebuilds this balancer. */
+  private noteLocalCluster(local: UpstreamCluster | undefined): void {
+    const generation = local === undefined ? -1 : local.generation;
+    if (local === this.localSeen && generation === this.localGenerationSeen) return;
+    this.localSeen = local;
+    this.localGenerationSeen = generation;
+    this.dirty = true;
   }
 
   /** Overprovisioning factor and locality weights feed the balancer but not the host list: a change rebuilds. */

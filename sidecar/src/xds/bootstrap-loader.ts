@@ -176,11 +176,13 @@ function buildBootstrap(
     ec.add('a node id is required with an xDS server (node.id in the bootstrap, --node-id or MESHLET_NODE_ID)', 'node.id');
   }
   const admin = resolveAdmin(bootstrap, overrides, ec);
+  const localClusterName = resolveLocalCluster(bootstrap, statics, ec);
 
   return ec.result<BootstrapConfig>({
     node,
     admin,
     xds,
+    localClusterName,
     staticResources: { listeners: statics.listeners.map((l) => l.value), clusters: statics.clusters.map((c) => c.value) },
     warnings: ec.warnings,
     source: { ...source, overrides: overrides.applied },
@@ -311,7 +313,6 @@ const UNSUPPORTED_FIELDS: Readonly<Record<string, string>> = {
 };
 
 const IGNORED_NESTED: Readonly<Record<string, string>> = {
-  'cluster_manager.local_cluster_name': 'zone-aware routing (local cluster)',
   'cluster_manager.outlier_detection': 'the outlier detection event log',
   'admin.access_log': 'the admin access log',
   'admin.access_log_path': 'the admin access log',
@@ -355,6 +356,17 @@ function checkBootstrapFields(bootstrap: Bootstrap__Output, ec: ErrorCollector):
   for (const [field, typeName, message] of checks) {
     if (message !== null && message !== undefined) ec.addAll(protoValidate(schema.type(typeName), message), field);
   }
+}
+
+/**
+ * `cluster_manager.local_cluster_name`: must name a static cluster, as Envoy's ClusterManagerImpl requires ("local
+ * cluster '<name>' must be defined"); empty = no local cluster.
+ */
+function resolveLocalCluster(bootstrap: Bootstrap__Output | undefined, statics: StaticResources, ec: ErrorCollector): string | null {
+  const name = bootstrap?.cluster_manager?.local_cluster_name ?? '';
+  if (name === '') return null;
+  if (!statics.clusters.some((c) => c.value.name === name)) ec.add(`local cluster '${name}' must be defined in static_resources.clusters`, 'cluster_manager.local_cluster_name');
+  return name;
 }
 
 // ---- node and admin ------------------------------------------------------------------------------

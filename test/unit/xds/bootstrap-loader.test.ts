@@ -194,6 +194,24 @@ dynamic_resources:
     assert.ok(warned.includes('stats_sinks'), warned.join(', '));
   });
 
+  it('cluster_manager.local_cluster_name names a static cluster (zone-aware routing); an unknown one is an error as in Envoy', () => {
+    const yaml = (name: string): string => `
+node: { id: n, locality: { region: r, zone: a } }
+static_resources:
+  clusters:
+  - name: local
+    type: STATIC
+    load_assignment: { cluster_name: local, endpoints: [{ locality: { region: r, zone: a }, lb_endpoints: { endpoint: { address: { socket_address: { address: 10.0.0.1, port_value: 80 } } } } }] }
+cluster_manager: { local_cluster_name: ${name} }
+`;
+    const b = ok(load(yaml('local')));
+    assert.equal(b.localClusterName, 'local');
+    assert.deepEqual(b.node.locality, { region: 'r', zone: 'a', subZone: '' });
+    assert.equal(b.warnings.filter((w) => w.path.startsWith('cluster_manager')).length, 0);
+    assert.ok(hasError(errors(load(yaml('nope'))), 'cluster_manager.local_cluster_name', /local cluster 'nope' must be defined/));
+    assert.equal(ok(load(GO_CONTROL_PLANE)).localClusterName, null);
+  });
+
   it('lists every problem at once, each with its path', () => {
     const yaml = `
 node: { id: n }

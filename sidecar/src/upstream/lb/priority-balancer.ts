@@ -10,6 +10,7 @@ import { createBalancer } from './create-balancer';
 import { EdfScheduler } from './edf-scheduler';
 import type { PickContext } from './pick-context';
 import { computePriorityLoad, type PriorityCounts, type PriorityLoad } from './priority-load';
+import { DEFAULT_ZONE_AWARE, localityKey, ZONE_FAIL, ZoneRouting, type ZoneRoutingStats } from './zone-routing';
 
 /** What a priority balancer is built from (all read once, at build). */
 export interface PriorityBalancerOptions {
@@ -25,6 +26,12 @@ export interface PriorityBalancerOptions {
   readonly now: () => number;
   /** Counted per pick served from a priority in panic (`lb_healthy_panic`). */
   readonly stats: { lbHealthyPanic: number };
+  /**
+   * Zone-aware routing (bootstrap `local_cluster_name`): the local cluster's priority-0 hosts and the node's
+   * locality, and where its counters go. Absent or null = off. Used only by policies that are not hash-based and
+   * without locality weights.
+   */
+  readonly zone?: { readonly localHosts: readonly Host[]; readonly locality: LocalityConfig; readonly stats: ZoneRoutingStats } | null;
 }
 
 /** Hosts of one locality at one priority, with a balancer over its healthy (or degraded) ones. */
@@ -42,6 +49,10 @@ class Level {
   all: Balancer | null = null;
   healthyLocalities: EdfScheduler<LocalitySource> | null = null;
   degradedLocalities: EdfScheduler<LocalitySource> | null = null;
+  /** Priority 0 with zone-aware routing: the locality chooser and a balancer per locality (same order). */
+  zone: ZoneRouting | null = null;
+  zoneHealthy: Balancer[] = [];
+  zoneDegraded: Balancer[] = [];
 }
 
 const HASH_POLICIES = new Set<LbPolicyConfig['kind']>(['ring_hash', 'maglev']);
@@ -55,7 +66,8 @@ function localityWeightOf(source: LocalitySource): number {
  * `ZoneAwareLoadBalancerBase::hostSourceToUse` (load_balancer_impl.cc, specs §1.1, §1.7-1.10). Per pick:
  * `h = r % 100 + 1` (r = the request hash for hash policies, else random) walks the healthy then degraded load
  * arrays to a priority; a priority in panic uses all its hosts (or none with `fail_traffic_on_panic`); with
- * locality weighting a locality is picked by EDF over `weight · min(1, opf·eligible/(hosts − excluded))`; then
+ * locality weighting a locality is picked by EDF over `weight · min(1, opf·eligible/(hosts − excluded))`; with a
+ * local cluster, priority 0 picks its locality by zone-aware routing (zone-routing.ts); then
  * the policy's balancer over that source picks. Hash policies (as Envoy's thread-aware LBs) hash over the
  * healthy hosts of the priority, or all of them in panic, without locality weighting.
  * Cost: build O(n log n); pick O(priorities) + the policy's pick; no allocation.
@@ -113,6 +125,15 @@ export class PriorityBalancer implements Balancer {
         level.degraded = this.usesHash ? level.healthy : createBalancer(policy, l.degraded, random, now);
         if (localityWeighted) level.degradedLocalities = this.localityScheduler(l.all, l.degraded);
       }
+      const zone = options.zone;
+      if (p === 0 && zone != null && !common.localityWeighted && !this.usesHash) {
+        const routing = new ZoneRouting(l.all, zone.localHosts, zone.locality, common.zoneAware ?? DEFAULT_ZONE_AWARE, common.healthyPanicThresholdPercent, zone.stats);
+        if (routing.state !== 'none') {
+          level.zone = routing;
+          level.zoneHealthy = routing.healthy.map((hs) => createBalancer(policy, hs, random, now));
+          level.zoneDegraded = routing.degraded.map((hs) => createBalancer(policy, hs, random, now));
+        }
+      }
     });
   }
 
@@ -160,6 +181,12 @@ export class PriorityBalancer implements Balancer {
       const source = localities.pickAndAdd(localityWeightOf);
       if (source !== undefined) return source.balancer.pick(context, attempt);
     }
+    if (level.zone !== null) {
+      const index = level.zone.choose(this.options.random);
+      if (index === ZONE_FAIL) return undefined;
+      // As Envoy, a degraded pick uses the degraded hosts of the chosen locality, even when it has none (no host).
+      if (index >= 0) return (degraded ? level.zoneDegraded : level.zoneHealthy)[index]?.pick(context, attempt);
+    }
     return (degraded ? level.degraded : level.healthy)?.pick(context, attempt);
   }
 
@@ -189,8 +216,4 @@ export class PriorityBalancer implements Balancer {
     if (sources.length === 0) return null;
     return EdfScheduler.createWithPicks(sources, localityWeightOf, randomUint32(random));
   }
-}
-
-function localityKey(l: LocalityConfig): string {
-  return `${l.region}\u0000${l.zone}\u0000${l.subZone}`;
 }
