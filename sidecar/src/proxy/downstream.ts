@@ -3,6 +3,8 @@
 import type * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
+import type { Host } from '../upstream/host';
+import type { AttemptCallbacks, UpstreamAttempt, UpstreamRequestHead } from './upstream-attempt';
 
 export type HttpProtocol = 'http1' | 'http2';
 
@@ -48,6 +50,11 @@ export interface Downstream {
   reset(): void;
   /** Called once if the client goes away before the response completed. */
   onAbort(callback: () => void): void;
+  /**
+   * Optional: an HTTP/1.1 upstream attempt on this codec's own transport (the fast HTTP/1.1 path's raw keep-alive
+   * sockets). undefined (or no method) = the agent path (Http1Attempt).
+   */
+  openHttp1Attempt?(host: Host, callbacks: AttemptCallbacks, head: UpstreamRequestHead): UpstreamAttempt | undefined;
 }
 
 /** The error a reset stream is destroyed with (node answers it with RST_STREAM INTERNAL_ERROR). */

@@ -356,7 +356,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     }
     let attempt: UpstreamAttempt;
     try {
-      attempt = protocol === 'http2' ? new Http2Attempt(host, this, attemptHead) : new Http1Attempt(host, this, attemptHead);
+      attempt = protocol === 'http2' ? new Http2Attempt(host, this, attemptHead) : (this.downstream.openHttp1Attempt?.(host, this, attemptHead) ?? new Http1Attempt(host, this, attemptHead));
     } catch (error) {
       host.activeRequests -= 1;
       this.reportAttempt(CONNECT_FAILURE_RESULT);

@@ -15,6 +15,7 @@ import { Exchange, type ExchangeEnvironment } from './exchange';
 import type { ExchangeObserver } from './exchange-observer';
 import { sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
+import { H1Connection, type H1ConnectionOwner } from './h1/h1-connection';
 import { TcpProxySession } from './tcp-proxy-session';
 import { proxyUpgrade } from './upgrade-tunnel';
 
@@ -29,6 +30,11 @@ export interface HttpProxyOptions {
   readonly retryBufferLimitBytes?: number;
   /** Told about every exchange and attempt (stats, outlier detection, tracing, access log). */
   readonly observers?: readonly ExchangeObserver[];
+  /**
+   * Serve plaintext HTTP/1.1 with the fast path (proxy/h1: raw sockets, strict head parser, raw upstream
+   * keep-alive), node:http taking over any request it does not serve. Default: on, unless MESHLET_HTTP1_FAST=0.
+   */
+  readonly fastHttp1?: boolean;
 }
 
 const CONNECTION = Symbol('meshlet.connection');
@@ -148,6 +154,9 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
   /** Requests in flight (for drain and tests). */
   activeExchanges = 0;
 
+  /** The fast HTTP/1.1 path's hooks into this proxy; undefined when it is off. */
+  private readonly h1Fast: H1ConnectionOwner<ConnectionContext> | undefined;
+
   constructor(private readonly options: HttpProxyOptions) {
     this.clusters = options.clusters;
     this.random = options.random ?? Math.random;
@@ -156,6 +165,16 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     // Envoy's max_request_headers_kb default is 60 KiB; node's default is 16 KiB. Idle keep-alive connections are
     // closed by the HCM's idle_timeout (ConnectionContext), not node's keepAliveTimeout.
     this.h1 = http.createServer({ maxHeaderSize: 60 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 0 }, (req, res) => this.onHttp1Request(req, res));
+    this.h1Fast = (options.fastHttp1 ?? process.env['MESHLET_HTTP1_FAST'] !== '0')
+      ? {
+          serve: (downstream, context) => this.serve(downstream, context),
+          // node:http (llhttp) takes the connection at a request boundary; the context stays on the socket.
+          fallback: (socket) => {
+            this.h1.emit('connection', socket);
+            socket.resume();
+          },
+        }
+      : undefined;
     this.h1.on('clientError', onClientError);
     this.h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       const context = (socket as SocketWithContext)[CONNECTION];
@@ -187,6 +206,8 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
       // The HTTP/2 session consumes the socket's handle directly (and takes the unshifted preface from its
       // buffer); resuming the JS stream here would steal bytes from nghttp2.
       this.h2.emit('connection', socket);
+    } else if (this.h1Fast !== undefined && !info.tlsTerminated) {
+      new H1Connection(socket, context, this.h1Fast);
     } else {
       this.h1.emit('connection', socket);
       socket.resume();

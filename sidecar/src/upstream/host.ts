@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import type { LocalityConfig, MetadataConfig } from '../config/endpoint-config';
 import { Http1Pool } from './pool/http1-pool';
 import { Http2Pool } from './pool/http2-pool';
+import { RawHttp1Pool } from './pool/raw-http1-pool';
 import type { PoolSettings } from './pool/pool-settings';
 
 /** Told when a host's weight or health flags change, so the owner rebuilds its balancers (off the hot path). */
@@ -48,6 +49,7 @@ export class Host {
   private observer: HostObserver | null = null;
   private settings: PoolSettings;
   private h1: Http1Pool | null = null;
+  private raw1: RawHttp1Pool | null = null;
   private h2: Http2Pool | null = null;
 
   constructor(address: string, port: number, settings: PoolSettings) {
@@ -86,6 +88,11 @@ export class Host {
     return (this.h1 ??= new Http1Pool(this.settings, `${this.settings.clusterName} ${this.key}`));
   }
 
+  /** Plaintext HTTP/1.1 as raw keep-alive sockets, for the fast HTTP/1.1 relay (proxy/h1); TLS clusters use `http1`. */
+  get rawHttp1(): RawHttp1Pool {
+    return (this.raw1 ??= new RawHttp1Pool(this.settings, this.address, this.port, `${this.settings.clusterName} ${this.key}`));
+  }
+
   get http2(): Http2Pool {
     return (this.h2 ??= new Http2Pool(this.settings, this.address, this.port, `${this.settings.clusterName} ${this.key}`));
   }
@@ -97,7 +104,7 @@ export class Host {
 
   /** True once a pool exists (a connection may be open). */
   get hasPools(): boolean {
-    return this.h1 !== null || this.h2 !== null;
+    return this.h1 !== null || this.h2 !== null || this.raw1 !== null;
   }
 
   /**
@@ -114,8 +121,10 @@ export class Host {
   closePools(): Promise<void> {
     const closing: Promise<void>[] = [];
     if (this.h1 !== null) closing.push(this.h1.close());
+    if (this.raw1 !== null) closing.push(this.raw1.close());
     if (this.h2 !== null) closing.push(this.h2.close());
     this.h1 = null;
+    this.raw1 = null;
     this.h2 = null;
     return Promise.all(closing).then(() => undefined);
   }
@@ -123,8 +132,10 @@ export class Host {
   /** Closes every connection now. */
   destroyPools(): void {
     this.h1?.destroy();
+    this.raw1?.destroy();
     this.h2?.destroy();
     this.h1 = null;
+    this.raw1 = null;
     this.h2 = null;
   }
 }
