@@ -47,7 +47,8 @@ describe('access log: one line per request, with flags', function () {
     const port = listenerPort(sidecar, 'ingress');
     const script: { id: string; path: string; status: number; flags: string; cluster: string | null; host: string | null; attempts: number; route: string | null }[] = [];
     for (let i = 0; i < 4; i++) script.push({ id: `ok-${i}`, path: `/ok/${i}`, status: 200, flags: '-', cluster: 'ok', host: `127.0.0.1:${ok.port}`, attempts: 1, route: 'ok-route' });
-    script.push({ id: 'fail-0', path: '/fail', status: 503, flags: '-', cluster: 'bad', host: `127.0.0.1:${bad.port}`, attempts: 2, route: 'fail-route' });
+    // Retries exhausted, the last upstream 503 forwarded: Envoy flags it URX.
+    script.push({ id: 'fail-0', path: '/fail', status: 503, flags: 'URX', cluster: 'bad', host: `127.0.0.1:${bad.port}`, attempts: 2, route: 'fail-route' });
     script.push({ id: 'none-0', path: '/none', status: 503, flags: 'UH', cluster: 'empty', host: null, attempts: 0, route: 'none-route' });
     script.push({ id: 'nr-0', path: '/nowhere', status: 404, flags: 'NR', cluster: null, host: null, attempts: 0, route: null });
     for (const step of script) {

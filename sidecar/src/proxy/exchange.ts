@@ -446,6 +446,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       if (this.retry.wouldRetry(outcome)) {
         // Envoy discards a retriable response and tries again while retries remain; the last one goes downstream.
         const holder = this.retrySlot === attempt;
+        const exhausted = this.retry.remaining === 0;
         if (holder) this.retrySlot = undefined; // hand the slot over instead of releasing and re-taking it
         if (this.maybeRetryKeepingSlot(outcome, holder)) {
           attempt.abort();
@@ -453,6 +454,8 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
           return;
         }
         if (holder) this.retrySlot = attempt;
+        // Retries used up: Envoy forwards this response flagged URX (RetryStatus::NoRetryLimitExceeded).
+        if (exhausted) this.responseFlag = 'URX';
       }
     }
     this.responseForwarded = true;
