@@ -23,6 +23,8 @@ import { loggingEndpoints } from './admin/logging-endpoint';
 import { drainEndpoint } from './admin/drain-endpoint';
 import { dashboardEndpoints } from './admin/dashboard-endpoint';
 import { ClustersEndpoint } from './admin/clusters-endpoint';
+import { explainEndpoint } from './admin/explain-endpoint';
+import { RouteExplainer } from './proxy/route-explainer';
 import type { MetricsSources } from './admin/metrics-collector';
 import type { BackoffOptions } from './core/backoff';
 import { buildConfigDump } from './xds/config-dump';
@@ -207,6 +209,12 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     await listeners.drain(timeoutMs);
   };
 
+  const explainer = new RouteExplainer({
+    runtime: () => runtime,
+    clusters,
+    listenerAddresses: () => listeners.addresses(),
+    outlierDetector: (cluster) => clusters.outlierDetector(cluster),
+  });
   let admin: AdminServer;
   try {
     admin = await AdminServer.start({
@@ -224,6 +232,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
         drainEndpoint((timeoutMs) => drain(timeoutMs)),
         ...dashboardEndpoints({ nodeId: bootstrap.node.id, clusters, exchangeStats: stats, xdsClient: () => xdsClient }),
         new ClustersEndpoint(clusters),
+        explainEndpoint((query) => explainer.explain(query)),
       ],
     });
   } catch (error) {

@@ -666,7 +666,7 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRAC
  * HCM `strip_matching_host_port` / `strip_any_host_port`: the port is removed from the authority before routing
  * (Envoy matches `host:port` as received otherwise).
  */
-function stripPort(authority: string, mode: HttpConnectionManagerConfig['stripPortMode'], listenerPort: number): string {
+export function stripPort(authority: string, mode: HttpConnectionManagerConfig['stripPortMode'], listenerPort: number): string {
   if (mode === 'none') return authority;
   const colon = portStart(authority);
   if (colon < 0) return authority;

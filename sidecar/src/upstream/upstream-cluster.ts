@@ -115,6 +115,17 @@ export class UpstreamCluster implements HostObserver {
   }
 
   /**
+   * The balancer the next pick uses (rebuilt first if its inputs changed, as that pick would), for read-only views
+   * (admin /explain reads its priority load and previews hash picks); null for ORIGINAL_DST or a closed cluster.
+   */
+  get currentBalancer(): PriorityBalancer | null {
+    if (this.cfg.discoveryType === 'ORIGINAL_DST') return null;
+    if (this.deps.zoneAware !== undefined) this.noteLocalCluster(this.deps.zoneAware.localCluster());
+    if (this.dirty) this.rebuild();
+    return this.balancer;
+  }
+
+  /**
    * A host for one attempt, or undefined (=> 503 UH). Avoids `context.exclude` for up to
    * `maxSelectionAttempts` (default 1) extra picks, then takes the last pick (Envoy `chooseHost`).
    * O(1)-ish, allocation-free except an ORIGINAL_DST first sight of an address.

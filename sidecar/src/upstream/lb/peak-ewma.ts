@@ -43,6 +43,18 @@ export class PeakEwmaEstimates {
     return this.update(this.estimateOf(host, options), 0, options.decayMs);
   }
 
+  /** The decayed estimate now without touching the table (admin views); `defaultRttMs` for a host never measured. */
+  peek(host: Host, options: PeakEwmaOptions): number {
+    const e = this.byHost.get(host);
+    if (e === undefined) return options.defaultRttMs;
+    return e.rttMs * Math.exp(-Math.max(0, this.now() - e.updatedAtMs) / Math.max(1, options.decayMs));
+  }
+
+  /** True once the host has an estimate (measured, or read by a pick). */
+  has(host: Host): boolean {
+    return this.byHost.has(host);
+  }
+
   private estimateOf(host: Host, options: PeakEwmaOptions): RttEstimate {
     let e = this.byHost.get(host);
     if (e === undefined) {

@@ -1,6 +1,6 @@
 // Envoy's host-source choice over a priority set: priority by load (spillover, degraded, panic), then locality, then the policy's pick.
 
-import { hash64Mod } from '../../core/xxhash64';
+import { hash64Mod, type Hash64 } from '../../core/xxhash64';
 import type { CommonLbConfig, LbPolicyConfig } from '../../config/cluster-config';
 import type { LocalityConfig } from '../../config/endpoint-config';
 import { DEGRADED_MASK, isExcluded, UNHEALTHY_MASK } from '../host-health-flags';
@@ -32,6 +32,19 @@ export interface PriorityBalancerOptions {
    * without locality weights.
    */
   readonly zone?: { readonly localHosts: readonly Host[]; readonly locality: LocalityConfig; readonly stats: ZoneRoutingStats } | null;
+}
+
+/** Where a hash-policy pick would go (PriorityBalancer.previewHashPick). */
+export interface HashPickPreview {
+  /** `hash % 100 + 1`, walked through the healthy then degraded load arrays. */
+  readonly percent: number;
+  readonly priority: number;
+  /** Served from the priority's degraded hosts. */
+  readonly degraded: boolean;
+  /** The priority is in panic: the ring spans all its hosts. */
+  readonly panic: boolean;
+  /** undefined: the source has no host (503 UH). */
+  readonly host: Host | undefined;
 }
 
 /** Hosts of one locality at one priority, with a balancer over its healthy (or degraded) ones. */
@@ -149,30 +162,12 @@ export class PriorityBalancer implements Balancer {
   pick(context: PickContext, attempt: number): Host | undefined {
     const hash = this.usesHash ? context.hash : undefined;
     const percent = (hash === undefined ? randomUint32(this.options.random) % 100 : hash64Mod(hash.hi, hash.lo, 100)) + 1;
-    const { healthyLoad, degradedLoad, panic } = this.load;
-    let acc = 0;
-    let priority = -1;
-    let degraded = false;
-    for (let p = 0; p < healthyLoad.length; p++) {
-      acc += healthyLoad[p]!;
-      if (percent <= acc) {
-        priority = p;
-        break;
-      }
-    }
-    if (priority < 0) {
-      for (let p = 0; p < degradedLoad.length; p++) {
-        acc += degradedLoad[p]!;
-        if (percent <= acc) {
-          priority = p;
-          degraded = true;
-          break;
-        }
-      }
-    }
-    const level = this.levels[priority < 0 ? 0 : priority];
+    const chosen = this.priorityFor(percent);
+    const degraded = chosen < 0;
+    const priority = degraded ? -chosen - 1 : chosen;
+    const level = this.levels[priority];
     if (level === undefined) return undefined;
-    if (panic[priority < 0 ? 0 : priority]) {
+    if (this.load.panic[priority]) {
       this.options.stats.lbHealthyPanic += 1;
       return level.all?.pick(context, attempt);
     }
@@ -188,6 +183,41 @@ export class PriorityBalancer implements Balancer {
       if (index >= 0) return (degraded ? level.zoneDegraded : level.zoneHealthy)[index]?.pick(context, attempt);
     }
     return (degraded ? level.degraded : level.healthy)?.pick(context, attempt);
+  }
+
+  /**
+   * Read-only (admin /explain): where a hash-policy pick with `hash` goes — `hash % 100 + 1` through the load
+   * arrays to a priority and source, then the ring or table lookup — without counting stats or moving any state.
+   * Undefined for policies that are not hash-based (their picks advance rotation or draw randoms).
+   */
+  previewHashPick(hash: Hash64, attempt = 0): HashPickPreview | undefined {
+    if (!this.usesHash) return undefined;
+    const percent = hash64Mod(hash.hi, hash.lo, 100) + 1;
+    const chosen = this.priorityFor(percent);
+    const degraded = chosen < 0;
+    const priority = degraded ? -chosen - 1 : chosen;
+    const level = this.levels[priority];
+    const panic = this.load.panic[priority] === true;
+    const source = panic ? level?.all : degraded ? level?.degraded : level?.healthy;
+    return { percent, priority, degraded, panic, host: source?.pick({ hash }, attempt) };
+  }
+
+  /**
+   * The priority `percent` (1..100) lands on walking the healthy then the degraded load: `p` for healthy hosts of
+   * priority p, `-(p + 1)` for its degraded hosts, 0 when the loads do not reach it (Envoy then uses priority 0).
+   */
+  private priorityFor(percent: number): number {
+    const { healthyLoad, degradedLoad } = this.load;
+    let acc = 0;
+    for (let p = 0; p < healthyLoad.length; p++) {
+      acc += healthyLoad[p]!;
+      if (percent <= acc) return p;
+    }
+    for (let p = 0; p < degradedLoad.length; p++) {
+      acc += degradedLoad[p]!;
+      if (percent <= acc) return -p - 1;
+    }
+    return 0;
   }
 
   /**
