@@ -568,11 +568,18 @@ async function main(): Promise<void> {
   }
   if (!fs.existsSync(path.join(ROOT, 'dist', 'sidecar', 'src', 'main.js'))) throw new Error('build first: npx tsc -p .');
   fs.mkdirSync(RUN, { recursive: true });
-  // One benchmark at a time on the box, shared with ../shared/bench/referee.sh (same lock file, flock).
-  const lock = spawn('flock', ['-n', '--no-fork', path.join(RUN, 'referee.lock'), 'sleep', '3600'], { stdio: 'ignore' });
+  // One benchmark at a time on the box, shared with ../shared/bench/referee.sh and the other benches (same lock
+  // file, flock): wait up to LOCK_WAIT_S for it. The lock holder is `sleep` itself (--no-fork), so stopping it
+  // frees the lock.
+  const waitS = Number(process.env['LOCK_WAIT_S'] ?? 600);
+  process.stdout.write(`proxy bench: waiting for ${RUN}/referee.lock (up to ${waitS} s)\n`);
+  const lock = spawn('flock', ['-w', String(waitS), '--no-fork', path.join(RUN, 'referee.lock'), 'sh', '-c', 'echo locked; exec sleep 3600'], { stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(lock);
-  const lockFailed = await Promise.race([new Promise<boolean>((resolve) => lock.once('exit', () => resolve(true))), sleep(300).then(() => false)]);
-  if (lockFailed) throw new Error(`another measurement holds ${RUN}/referee.lock`);
+  const locked = await new Promise<boolean>((resolve) => {
+    lock.stdout?.once('data', () => resolve(true));
+    lock.once('exit', () => resolve(false));
+  });
+  if (!locked) throw new Error(`another measurement held ${RUN}/referee.lock for ${waitS} s`);
   for (const port of ALL_PORTS) if (await portOpen(port)) throw new Error(`port ${port} is already in use (another benchmark or service?): refusing to measure someone else's process`);
 
   const started = new Date().toISOString();

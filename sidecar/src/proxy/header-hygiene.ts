@@ -5,16 +5,6 @@ import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
 import type { HttpConnectionManagerConfig } from '../config/listener-config';
 
-/** RFC 9110 §7.6.1 connection-specific headers, plus the HTTP/2-forbidden ones; never forwarded. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-  'te',
-]);
 
 /** Removes hop-by-hop headers (and those the Connection header names) in place. `te: trailers` survives, as in Envoy. */
 export function stripHopByHop(headers: http.IncomingHttpHeaders | http.OutgoingHttpHeaders, keepUpgrade: boolean): void {
@@ -25,11 +15,18 @@ export function stripHopByHop(headers: http.IncomingHttpHeaders | http.OutgoingH
       if (name !== '' && !(keepUpgrade && name === 'upgrade')) delete headers[name];
     }
   }
+  // RFC 9110 §7.6.1 connection-specific headers, plus the HTTP/2-forbidden ones; never forwarded. Spelled out
+  // (not a loop over a set): named loads on the usual one-shape header objects are the cheapest per request.
   const te = headers['te'];
-  for (const name of HOP_BY_HOP) {
-    if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue;
-    if (headers[name] !== undefined) delete headers[name];
+  if (!keepUpgrade) {
+    if (headers['connection'] !== undefined) delete headers['connection'];
+    if (headers['upgrade'] !== undefined) delete headers['upgrade'];
   }
+  if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
+  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection'];
+  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
+  if (headers['http2-settings'] !== undefined) delete headers['http2-settings'];
+  if (te !== undefined) delete headers['te'];
   if (te !== undefined && String(te).split(',').some((t) => t.trim().toLowerCase() === 'trailers')) headers['te'] = 'trailers';
 }
 

@@ -138,6 +138,10 @@ export class H1Downstream implements Downstream {
     }
   }
 
+  /**
+   * `chunk` may be a slice of an upstream connection's reused read buffer (RawH1Attempt): it is copied here
+   * (into the combined head+body buffer, or as is) before node may hold it for a pending write.
+   */
   write(chunk: Buffer): boolean {
     if (this.responseComplete || this.bodyless || chunk.length === 0) return true;
     const socket = this.owner.socket;
@@ -153,10 +157,10 @@ export class H1Downstream implements Downstream {
       if (this.chunked) out.latin1Write(CRLF, prefix.length + chunk.length);
       return socket.write(out);
     }
-    if (!this.chunked) return socket.write(chunk);
+    if (!this.chunked) return socket.write(Buffer.from(chunk));
     socket.cork();
     socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
+    socket.write(Buffer.from(chunk));
     const ok = socket.write(CRLF, 'latin1');
     socket.uncork();
     return ok;

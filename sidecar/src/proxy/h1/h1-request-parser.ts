@@ -2,6 +2,7 @@
 // else to node's llhttp, so it can never be more lenient than llhttp (request smuggling).
 
 import type * as http from 'node:http';
+import { headerName } from './h1-header-names';
 import { addHeaderValue } from './h1-header-values';
 
 /** A request head the fast path serves. Fields are overwritten per request (one object per connection). */
@@ -81,7 +82,7 @@ export function parseRequestHead(buffer: Buffer, start: number, end: number, out
     i += 1;
   }
   if (i >= limit) return incomplete(end, start);
-  const method = METHODS.get(buf.latin1Slice(start, i));
+  const method = i - start === 3 && buf[start] === 71 && buf[start + 1] === 69 && buf[start + 2] === 84 ? 'GET' : METHODS.get(buf.latin1Slice(start, i));
   if (method === undefined) return HEAD_DEFER;
   i += 1;
   const pathStart = i;
@@ -137,7 +138,7 @@ export function parseRequestHead(buffer: Buffer, start: number, end: number, out
     if (i < limit && (buf[i] === SP || buf[i] === HTAB)) return HEAD_DEFER; // obs-fold
     count += 1;
     if (count > MAX_HEADERS) return HEAD_DEFER;
-    const name = buf.latin1Slice(nameStart, nameEnd).toLowerCase();
+    const name = headerName(buf, nameStart, nameEnd);
     const value = buf.latin1Slice(valueStart, valueEnd);
     switch (name) {
       case 'host':

@@ -2,12 +2,13 @@
 // Content-Length, chunked coding (decoded, trailers kept) or connection close (RFC 9112 §6.3).
 
 import type * as http from 'node:http';
+import { headerName } from './h1-header-names';
 import { addHeaderValue } from './h1-header-values';
 
 /** Told about one response, in order: head, body chunks, then end or error (exactly one of them). */
 export interface ResponseSink {
   onResponseHead(status: number, headers: http.IncomingHttpHeaders): void;
-  /** A slice of the connection's read buffer: valid only during the call (copy to keep it). */
+  /** A slice of the connection's reused read buffer: valid only during the call (copy to keep it). */
   onResponseBody(chunk: Buffer): void;
   /** `reusable`: the connection may carry another request (HTTP/1.1, no close, no stray bytes). */
   onResponseEnd(trailers: http.IncomingHttpHeaders | undefined, reusable: boolean): void;
@@ -85,22 +86,26 @@ export class H1ResponseReader {
     return this.state !== State.Head;
   }
 
-  /** Feeds bytes read from the connection. */
-  push(chunk: Buffer): void {
+  /**
+   * Feeds `chunk[0..length)` read from the connection. The bytes may be overwritten after the call (reused read
+   * buffer): whatever must wait for more bytes is copied.
+   */
+  push(chunk: Buffer, length: number): void {
     let buf = chunk;
+    let end = length;
     if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, chunk]);
+      buf = Buffer.concat([this.pending, chunk.subarray(0, length)]);
+      end = buf.length;
       this.pending = null;
     }
     let i = 0;
-    const end = buf.length;
     while (i < end) {
       switch (this.state) {
         case State.Head: {
           const used = this.readHead(buf, i, end);
           if (used === 0) {
             if (end - i > MAX_RESPONSE_HEAD) return this.fail('response head too large');
-            this.pending = buf.subarray(i);
+            this.pending = copy(buf, i, end);
             return;
           }
           if (used < 0) return;
@@ -110,7 +115,7 @@ export class H1ResponseReader {
         case State.Length: {
           const n = Math.min(this.remaining, end - i);
           this.remaining -= n;
-          const slice = i === 0 && n === end ? buf : buf.subarray(i, i + n);
+          const slice = i === 0 && n === buf.length ? buf : buf.subarray(i, i + n);
           i += n;
           this.sink.onResponseBody(slice);
           if (this.state !== State.Length) return; // aborted from the callback
@@ -135,7 +140,7 @@ export class H1ResponseReader {
         }
         case State.ChunkDataEnd: {
           if (end - i < 2) {
-            this.pending = buf.subarray(i);
+            this.pending = copy(buf, i, end);
             return;
           }
           if (buf[i] !== CR || buf[i + 1] !== LF) return this.fail('invalid chunk terminator');
@@ -150,7 +155,7 @@ export class H1ResponseReader {
           break;
         }
         case State.UntilClose: {
-          this.sink.onResponseBody(i === 0 ? buf : buf.subarray(i));
+          this.sink.onResponseBody(buf.subarray(i, end));
           return;
         }
         case State.Done:
@@ -248,18 +253,19 @@ export class H1ResponseReader {
       if (buf[i + 1] !== LF) return this.failHead('invalid header line');
       i += 2;
       if (i < end && (buf[i] === SP || buf[i] === HTAB)) return this.failHead('obs-fold in response');
-      const name = buf.latin1Slice(nameStart, nameEnd).toLowerCase();
+      const name = headerName(buf, nameStart, nameEnd);
       const value = buf.latin1Slice(valueStart, valueEnd);
       if (name === 'content-length') {
-        if (!/^\d{1,15}$/.test(value)) return this.failHead('invalid content-length');
-        const n = Number(value);
+        const n = digits(buf, valueStart, valueEnd);
+        if (n < 0) return this.failHead('invalid content-length');
         if (contentLength !== -1 && contentLength !== n) return this.failHead('conflicting content-length');
         contentLength = n;
       } else if (name === 'transfer-encoding') {
         transferEncoding = true;
         chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
       } else if (name === 'connection') {
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) close = true;
+        const lower = value.toLowerCase();
+        if (lower !== 'keep-alive' && /(?:^|,)\s*close\s*(?:,|$)/.test(lower)) close = true;
       } else if (name === '__proto__') {
         return this.failHead('invalid header name');
       }
@@ -359,7 +365,7 @@ export class H1ResponseReader {
 
   private keep(buf: Buffer, start: number, end: number): number {
     if (end - start > MAX_CHUNK_LINE + MAX_RESPONSE_HEAD) return this.failChunk('chunk line too long');
-    this.pending = buf.subarray(start, end);
+    this.pending = copy(buf, start, end);
     return 0;
   }
 
@@ -367,6 +373,23 @@ export class H1ResponseReader {
     this.fail(reason);
     return -1;
   }
+}
+
+/** The decimal number in `buf[start..end)` (1 to 15 digits), or -1. */
+function digits(buf: Buffer, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let n = 0;
+  for (let k = start; k < end; k += 1) {
+    const d = (buf[k] as number) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** A copy of `buf[start..end)` that survives the read buffer's reuse. */
+function copy(buf: Buffer, start: number, end: number): Buffer {
+  return Buffer.from(buf.subarray(start, end));
 }
 
 /** "HTTP/1." */

@@ -35,9 +35,9 @@ export function serializeHeaders(headers: http.OutgoingHttpHeaders | http.Incomi
   return out;
 }
 
+/** CR, LF and NUL split or truncate a message; characters above U+00FF do not fit a latin1 head. */
+const UNSAFE = /[\r\n\0\u0100-\uffff]/;
+
 function checkValue(name: string, value: string): void {
-  for (let i = 0; i < value.length; i += 1) {
-    const c = value.charCodeAt(i);
-    if (c === 13 || c === 10 || c === 0 || c > 255) throw new InvalidHeaderError(`invalid character in header "${name}"`);
-  }
+  if (UNSAFE.test(value)) throw new InvalidHeaderError(`invalid character in header "${name}"`);
 }

@@ -84,8 +84,8 @@ export class RawH1Attempt implements UpstreamAttempt, RawConnectionUser, Respons
     this.attach(connection);
   }
 
-  onConnectionData(chunk: Buffer): void {
-    if (!this.done) this.reader.push(chunk);
+  onConnectionData(buffer: Buffer, length: number): void {
+    if (!this.done) this.reader.push(buffer, length);
   }
 
   onConnectionEnd(): void {

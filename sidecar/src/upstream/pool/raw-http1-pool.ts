@@ -11,8 +11,11 @@ import type { PoolSettings } from './pool-settings';
 export interface RawConnectionUser {
   /** A connection was handed over (queued leases only; `acquire` returns it directly otherwise). */
   onLease(connection: RawConnection): void;
-  /** Bytes read (a fresh buffer per read: it may be kept). */
-  onConnectionData(chunk: Buffer): void;
+  /**
+   * Bytes read: `buffer[0..length)`. The buffer is the connection's reused read buffer (node `onread`), so the
+   * bytes are valid only during the call: copy what must outlive it.
+   */
+  onConnectionData(buffer: Buffer, length: number): void;
   /** The peer closed its side (EOF). `close` follows. */
   onConnectionEnd(): void;
   /** The connection is gone (error or close) while leased; `error` when it failed (before or after connecting). */
@@ -38,6 +41,11 @@ export class RawConnection {
 }
 
 const SWEEP_MS = 10_000;
+/**
+ * Per-connection read buffer. Reads land in it directly (`onread`): no Buffer allocation and no stream machinery
+ * per read. 16 KiB x max connections is the pool's read memory (a 64-byte response is one read).
+ */
+const READ_BUFFER_BYTES = 16 * 1024;
 
 /**
  * Plaintext HTTP/1.1 to one host (TLS clusters keep the agent path: Http1Pool). `acquire(user)` returns an idle
@@ -128,10 +136,21 @@ export class RawHttp1Pool {
   }
 
   private open(user: RawConnectionUser): RawConnection {
-    const options: net.NetConnectOpts = { host: this.address, port: this.port, noDelay: true };
+    let connection: RawConnection | undefined;
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const onread: net.OnReadOpts = {
+      buffer: readBuffer,
+      callback: (length: number): boolean => {
+        const current = connection?.user ?? null;
+        if (current !== null) current.onConnectionData(readBuffer, length);
+        else socket.destroy(); // an idle connection must stay silent
+        return true;
+      },
+    };
+    const options: net.TcpNetConnectOpts = { host: this.address, port: this.port, noDelay: true, onread };
     if (this.settings.localAddress !== null) options.localAddress = this.settings.localAddress;
     const socket = net.connect(options);
-    const connection = new RawConnection(socket, this);
+    connection = new RawConnection(socket, this);
     connection.user = user;
     this.total += 1;
     this.stats.opened += 1;
@@ -139,21 +158,16 @@ export class RawHttp1Pool {
     this.all.add(connection);
     armConnectTimeout(socket, this.settings.connectTimeoutMs, false, this.settings.clock, this.where);
     socket.on('connect', () => {
-      connection.connected = true;
-    });
-    socket.on('data', (chunk: Buffer) => {
-      const current = connection.user;
-      if (current !== null) current.onConnectionData(chunk);
-      else socket.destroy(); // an idle connection must stay silent
+      (connection as RawConnection).connected = true;
     });
     socket.on('end', () => {
-      const current = connection.user;
+      const current = connection?.user ?? null;
       if (current !== null) current.onConnectionEnd();
     });
     socket.on('error', (error: Error) => {
-      connection.error ??= error;
+      (connection as RawConnection).error ??= error;
     });
-    socket.on('close', () => this.onClose(connection));
+    socket.on('close', () => this.onClose(connection as RawConnection));
     return connection;
   }
 
