@@ -6,7 +6,7 @@
 // Writes its section of bench/RESULTS.md. Installs nothing: `bench/setup.sh` installs the tools.
 //
 //   node dist/bench/proxy.bench.js [--profile] [--only h1|h2|grpc] [--no-results]
-//   env: PAIRS=8 SLICE_S=3 LAT_S=5 RATE=2000 BENCH_RUN=<scratch dir> MESHLET_NODE_FLAGS="..."
+//   env: PAIRS=8 SLICE_S=3 LAT_S=5 RATE=2000 BENCH_RUN=<scratch dir> PORT_OFFSET=0 LOCK_WAIT_S=600 MESHLET_NODE_FLAGS="..."
 //   --profile: also runs `node --cpu-prof` on meshlet under HTTP/1.1 saturation and prints where the time goes.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -28,19 +28,26 @@ const LAT_S = Number(process.env['LAT_S'] ?? 5);
 const RATE = Number(process.env['RATE'] ?? 2000);
 const TOOLS = ['haproxy', 'nginx', 'wrk', 'h2load', 'taskset', 'flock'] as const;
 
-/** Ports: the referee's (backend 39100-39113, HAProxy 39201/39211, nginx 39202) and meshlet's own. */
+/**
+ * Ports: the referee's (backend 39100-39113, HAProxy 39201/39211/39216, nginx 39202/39212) and meshlet's own
+ * (39301, 39311, admin 39390), all shifted by PORT_OFFSET (default 0) in every rendered config, for a box where
+ * something else holds them.
+ */
+const PORT_OFFSET = Number(process.env['PORT_OFFSET'] ?? 0);
+const p = (port: number): number => port + PORT_OFFSET;
 const PORT = {
-  backendStatus: 39100,
-  backendH1: 39101,
-  backendH2: 39111,
-  haproxyH1: 39201,
-  haproxyH2: 39211,
-  nginxH1: 39202,
-  meshletH1: 39301,
-  meshletH2: 39311,
-  meshletAdmin: 39390,
+  backendStatus: p(39100),
+  backendH1: p(39101),
+  backendH2: p(39111),
+  haproxyH1: p(39201),
+  haproxyH2: p(39211),
+  nginxH1: p(39202),
+  meshletH1: p(39301),
+  meshletH2: p(39311),
+  meshletAdmin: p(39390),
 } as const;
-const ALL_PORTS = [39100, 39101, 39102, 39103, 39111, 39112, 39113, 39201, 39202, 39211, 39212, 39216, PORT.meshletH1, PORT.meshletH2, PORT.meshletAdmin];
+const BACKEND_PORTS = [39100, 39101, 39102, 39103, 39111, 39112, 39113].map(p);
+const ALL_PORTS = [...BACKEND_PORTS, ...[39201, 39202, 39211, 39212, 39216].map(p), PORT.meshletH1, PORT.meshletH2, PORT.meshletAdmin];
 
 type Proto = 'h1' | 'h2' | 'grpc';
 const GRPC_PATH = '/bench.Echo/Unary';
@@ -161,7 +168,8 @@ function peakRssMb(pid: number): number {
 
 function render(file: string, from: string): string {
   const out = path.join(RUN, path.basename(file).replace(/\.in$/, ''));
-  fs.writeFileSync(out, fs.readFileSync(path.join(from, file), 'utf8').replaceAll('@RUN@', RUN));
+  const text = fs.readFileSync(path.join(from, file), 'utf8').replaceAll('@RUN@', RUN);
+  fs.writeFileSync(out, text.replace(/\b39(\d{3})\b/g, (port) => String(p(Number(port)))));
   return out;
 }
 
@@ -588,9 +596,9 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(RUN, 'grpc-request.bin'), GRPC_MESSAGE);
   fs.writeFileSync(path.join(RUN, 'grpc-reply.bin'), GRPC_MESSAGE);
   const backendConf = render('nginx-backend.conf.in', path.join(ROOT, 'bench', 'conf'));
-  const backend = await startServer(CLIENT_CPU, 'backend', 'nginx', ['-c', backendConf], [39100, 39101, 39102, 39103, 39111, 39112, 39113]);
-  const haproxy = await startServer(PROXY_CPU, 'haproxy', 'haproxy', ['-db', '-f', path.join(SHARED_CONF, 'haproxy.cfg')], [PORT.haproxyH1, PORT.haproxyH2, 39216]);
-  const nginxProxy = await startServer(PROXY_CPU, 'nginx-proxy', 'nginx', ['-c', render('nginx-proxy.conf.in', SHARED_CONF)], [PORT.nginxH1, 39212]);
+  const backend = await startServer(CLIENT_CPU, 'backend', 'nginx', ['-c', backendConf], BACKEND_PORTS);
+  const haproxy = await startServer(PROXY_CPU, 'haproxy', 'haproxy', ['-db', '-f', render('haproxy.cfg', SHARED_CONF)], [PORT.haproxyH1, PORT.haproxyH2, p(39216)]);
+  const nginxProxy = await startServer(PROXY_CPU, 'nginx-proxy', 'nginx', ['-c', render('nginx-proxy.conf.in', SHARED_CONF)], [PORT.nginxH1, p(39212)]);
   const meshlet = await startMeshlet([]);
   const pid = (child: ChildProcess): number => child.pid as number;
   if (only === undefined || only === 'grpc') {

@@ -50,7 +50,10 @@ for (let c = 0; c < 6; c += 1) {
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
 
 /**
- * One per upstream connection, reset per request. Strict where a lax reader would let a response smuggle
+ * One per attempt. Hop-by-hop fields the exchange strips from every non-101 response anyway (Transfer-Encoding,
+ * Keep-Alive, Proxy-Connection, Upgrade, HTTP2-Settings, `Connection: keep-alive`) are left out of the header
+ * object: deleting them later would turn the object into a slow dictionary; other Connection values stay so the
+ * exchange strips the fields they name. Strict where a lax reader would let a response smuggle
  * bytes into the next one: CL with TE, differing duplicate CLs, bad chunk sizes, obs-fold, bare CR/LF and bytes
  * after a complete response all end the exchange with an error (the connection is then closed). 1xx interim
  * responses are skipped (as node's http client does without an 'information' listener); 101 is an error
@@ -263,9 +266,13 @@ export class H1ResponseReader {
       } else if (name === 'transfer-encoding') {
         transferEncoding = true;
         chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+        continue;
       } else if (name === 'connection') {
         const lower = value.toLowerCase();
-        if (lower !== 'keep-alive' && /(?:^|,)\s*close\s*(?:,|$)/.test(lower)) close = true;
+        if (lower === 'keep-alive') continue;
+        if (/(?:^|,)\s*close\s*(?:,|$)/.test(lower)) close = true;
+      } else if (name === 'keep-alive' || name === 'proxy-connection' || name === 'upgrade' || name === 'http2-settings') {
+        continue;
       } else if (name === '__proto__') {
         return this.failHead('invalid header name');
       }
