@@ -4,6 +4,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type * as tls from 'node:tls';
 import { Errors } from '../core/errors';
 import type { HttpConnectionManagerConfig, TcpProxyConfig } from '../config/listener-config';
@@ -50,6 +51,8 @@ class ConnectionContext implements ConnectionHandle {
   draining = false;
   session: http2.ServerHttp2Session | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when the connection last became idle (no active request). */
+  private idleSince = performance.now();
 
   constructor(
     readonly socket: net.Socket,
@@ -57,7 +60,7 @@ class ConnectionContext implements ConnectionHandle {
     readonly hcm: HttpConnectionManagerConfig,
     readonly scheme: string,
   ) {
-    this.armIdleTimer();
+    this.armIdleTimer(hcm.idleTimeoutMs);
   }
 
   /**
@@ -67,10 +70,8 @@ class ConnectionContext implements ConnectionHandle {
   requestStarted(): void {
     this.activeRequests += 1;
     this.requests += 1;
-    if (this.idleTimer !== undefined) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-    }
+    // The idle timer stays armed across requests (clearing and re-arming it per request costs a timer each
+    // time); when it fires it checks whether the connection has really been idle for idle_timeout.
     const max = this.hcm.maxRequestsPerConnection;
     if (max !== null && max > 0 && this.requests >= max) this.drain();
   }
@@ -80,18 +81,27 @@ class ConnectionContext implements ConnectionHandle {
     if (this.activeRequests > 0) return;
     if (this.draining) {
       if (this.session === undefined) this.socket.end();
-    } else this.armIdleTimer();
+    } else {
+      this.idleSince = performance.now();
+      this.armIdleTimer(this.hcm.idleTimeoutMs);
+    }
   }
 
-  private armIdleTimer(): void {
-    const ms = this.hcm.idleTimeoutMs;
-    if (ms > 0 && this.idleTimer === undefined && !this.draining) this.idleTimer = setTimeout(onConnectionIdle, ms, this);
+  private armIdleTimer(delayMs: number): void {
+    if (this.hcm.idleTimeoutMs > 0 && this.idleTimer === undefined && !this.draining) this.idleTimer = setTimeout(onConnectionIdle, delayMs, this);
   }
 
-  /** Envoy's connection idle timeout: no active request for idle_timeout -> close (HTTP/2: GOAWAY, then close). */
+  /**
+   * Envoy's connection idle timeout: no active request for idle_timeout -> close (HTTP/2: GOAWAY, then close).
+   * The timer may fire early (armed before the last request): then it waits out the rest of the idle time; while a
+   * request is active it stops, and requestDone arms it again.
+   */
   idleTimedOut(): void {
     this.idleTimer = undefined;
-    if (this.activeRequests === 0) this.drain();
+    if (this.activeRequests > 0 || this.draining) return;
+    const remaining = this.idleSince + this.hcm.idleTimeoutMs - performance.now();
+    if (remaining > 1) this.armIdleTimer(Math.ceil(remaining));
+    else this.drain();
   }
 
   /** The socket closed: nothing left to time. */
