@@ -17,7 +17,7 @@ import {
 import { ATTR_RPC_GRPC_STATUS_CODE, ATTR_RPC_SERVICE, ATTR_RPC_SYSTEM } from '@opentelemetry/semantic-conventions/incubating';
 import { Errors } from '../core/errors';
 import type { AttemptOutcome, AttemptView, ExchangeOutcome, ExchangeView } from './exchange-view';
-import { extractTraceContext, injectTraceContext, randomTraceIds, type IncomingTraceContext } from './trace-context';
+import { extractTraceContext, freshUnsampledTraceparent, injectTraceContext, type IncomingTraceContext } from './trace-context';
 import type { TracingOptions } from './tracing-options';
 
 /** How one listener is traced, compiled per config snapshot by the composition root. */
@@ -151,8 +151,7 @@ export class TracingObserver {
     if (state === undefined) {
       // Unsampled: keep a valid incoming context as is (Linkerd); otherwise start an unsampled one for the backend.
       if (attempt.number > 1 || headers['traceparent'] !== undefined || headers['b3'] !== undefined || headers['x-b3-traceid'] !== undefined) return;
-      const ids = randomTraceIds();
-      injectTraceContext(headers, ids.traceId, ids.spanId, false, undefined);
+      headers['traceparent'] = freshUnsampledTraceparent();
       return;
     }
     state.upstream = attempt;

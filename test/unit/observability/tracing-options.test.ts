@@ -2,7 +2,7 @@
 
 import * as assert from 'node:assert/strict';
 import { resolveTracingOptions, type TracingOptions } from '../../../sidecar/src/observability/tracing-options';
-import { extractTraceContext, injectTraceContext } from '../../../sidecar/src/observability/trace-context';
+import { extractTraceContext, freshUnsampledTraceparent, injectTraceContext } from '../../../sidecar/src/observability/trace-context';
 
 describe('observability/tracing-options', () => {
   const cases: { name: string; flags: object; env: Record<string, string>; want: Partial<TracingOptions> | null | RegExp }[] = [
@@ -46,6 +46,29 @@ describe('observability/trace-context', () => {
     { name: 'b3 multi debug flag', headers: { 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-flags': '1' }, want: { sampled: true } },
     { name: 'w3c preferred over b3', headers: { traceparent: `00-${T}-${S}-01`, b3: `${'a'.repeat(32)}-${S}-0` }, want: { traceId: T, format: 'w3c', alsoB3: true } },
     { name: 'invalid w3c falls back to b3', headers: { traceparent: 'garbage', b3: `${T}-${S}-1` }, want: { format: 'b3' } },
+    { name: 'w3c upper-case hex lowered', headers: { traceparent: `00-${T.toUpperCase()}-${S.toUpperCase()}-01` }, want: { traceId: T, spanId: S, sampled: true } },
+    { name: 'w3c surrounding whitespace', headers: { traceparent: ` 00-${T}-${S}-01\t` }, want: { traceId: T, sampled: true } },
+    { name: 'w3c flags read by their low bit', headers: { traceparent: `00-${T}-${S}-0b` }, want: { sampled: true } },
+    { name: 'w3c flags 0a unsampled', headers: { traceparent: `00-${T}-${S}-0a` }, want: { sampled: false } },
+    { name: 'w3c version 00 with a suffix invalid', headers: { traceparent: `00-${T}-${S}-01-extra` }, want: undefined },
+    { name: 'w3c future version without a dash after flags invalid', headers: { traceparent: `01-${T}-${S}-01x` }, want: undefined },
+    { name: 'w3c version FF invalid', headers: { traceparent: `FF-${T}-${S}-01` }, want: undefined },
+    { name: 'w3c zero span id invalid', headers: { traceparent: `00-${T}-${'0'.repeat(16)}-01` }, want: undefined },
+    { name: 'w3c non-hex trace id invalid', headers: { traceparent: `00-${T.slice(0, 31)}g-${S}-01` }, want: undefined },
+    { name: 'w3c non-hex flags invalid', headers: { traceparent: `00-${T}-${S}-0x` }, want: undefined },
+    { name: 'w3c short invalid', headers: { traceparent: `00-${T}-${S}-1` }, want: undefined },
+    { name: 'w3c misplaced dash invalid', headers: { traceparent: `00-${T}${S.slice(0, 1)}-${S.slice(1)}-01` }, want: undefined },
+    { name: 'b3 single with parent', headers: { b3: `${T}-${S}-1-${S}` }, want: { traceId: T, spanId: S, sampled: true } },
+    { name: 'b3 single without sampling field', headers: { b3: `${T}-${S}` }, want: { traceId: T, sampled: false } },
+    { name: 'b3 single sampling field 0', headers: { b3: `${T}-${S}-0` }, want: { sampled: false } },
+    { name: 'b3 single sampling field not one char', headers: { b3: `${T}-${S}-11` }, want: { sampled: false } },
+    { name: 'b3 single upper case', headers: { b3: `${T.toUpperCase()}-${S.toUpperCase()}-D` }, want: { traceId: T, spanId: S, sampled: true } },
+    { name: 'b3 single 20-digit trace id invalid', headers: { b3: `${T.slice(0, 20)}-${S}-1` }, want: undefined },
+    { name: 'b3 single long span id invalid', headers: { b3: `${T}-${S}0-1` }, want: undefined },
+    { name: 'b3 multi 64-bit, sampled true, padded', headers: { 'x-b3-traceid': ' A3CE929D0E0E4736 ', 'x-b3-spanid': S, 'x-b3-sampled': 'True' }, want: { traceId: '0000000000000000a3ce929d0e0e4736', sampled: true } },
+    { name: 'b3 multi unsampled', headers: { 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-sampled': '0' }, want: { format: 'b3multi', sampled: false } },
+    { name: 'b3 multi bad span id', headers: { 'x-b3-traceid': T, 'x-b3-spanid': 'xyz' }, want: undefined },
+    { name: 'b3 single preferred over multi, both noted', headers: { b3: `${T}-${S}-1`, 'x-b3-traceid': 'a'.repeat(32), 'x-b3-spanid': S }, want: { format: 'b3', traceId: T, alsoB3: true, alsoB3Multi: true } },
   ];
   for (const c of cases) {
     it(`extracts: ${c.name}`, () => {
@@ -54,6 +77,18 @@ describe('observability/trace-context', () => {
       else for (const [k, v] of Object.entries(c.want)) assert.deepEqual((got as unknown as Record<string, unknown>)[k], v, k);
     });
   }
+
+  it('makes fresh unsampled traceparents: valid, unsampled, distinct across pool refills', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i += 1) {
+      const value = freshUnsampledTraceparent();
+      assert.match(value, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      const parsed = extractTraceContext({ traceparent: value });
+      assert.equal(parsed?.sampled, false);
+      seen.add(value);
+    }
+    assert.equal(seen.size, 1000);
+  });
 
   it('injects W3C always and the B3 formats that arrived', () => {
     const incoming = extractTraceContext({ b3: `${T}-${S}-1`, 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-parentspanid': S });
