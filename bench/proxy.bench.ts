@@ -24,7 +24,8 @@ const PROXY_CPU = process.env['PROXY_CPU'] ?? '0';
 const CLIENT_CPU = process.env['CLIENT_CPU'] ?? '1';
 const PAIRS = Number(process.env['PAIRS'] ?? 8);
 const SLICE_S = Number(process.env['SLICE_S'] ?? 3);
-const LAT_S = Number(process.env['LAT_S'] ?? 5);
+const LAT_S = Number(process.env['LAT_S'] ?? 4);
+const LAT_PAIRS = Number(process.env['LAT_PAIRS'] ?? 3);
 const RATE = Number(process.env['RATE'] ?? 2000);
 const TOOLS = ['haproxy', 'nginx', 'wrk', 'h2load', 'taskset', 'flock'] as const;
 
@@ -69,6 +70,8 @@ interface PairedResult {
 }
 
 interface LatencyResult {
+  /** Per-pair p99 ratios to HAProxy (paired latency runs), when measured paired. */
+  p99Ratios?: number[];
   readonly label: string;
   readonly proto: Proto;
   readonly requests: number;
@@ -279,6 +282,31 @@ async function latency(label: string, proto: Proto, port: number, pid: number | 
   const result = { label, proto, requests: durations.length, errors, p50: at(0.5), p99: at(0.99), cpuUsPerReq: pid === undefined ? undefined : (c1 - c0) / 1e3 / Math.max(served, 1) };
   process.stdout.write(`  latency ${label}: p50 ${result.p50} µs, p99 ${result.p99} µs, ${result.requests} requests, errors ${errors}\n`);
   return result;
+}
+
+/** Fixed-rate runs alternating A B, B A... LAT_PAIRS times; medians of p50/p99/CPU, B's p99 ratio per pair. */
+async function latencyPaired(proto: Proto, labelA: string, a: { port: number; pid: number }, labelB: string, b: { port: number; pid: number }): Promise<[LatencyResult, LatencyResult]> {
+  const runsA: LatencyResult[] = [];
+  const runsB: LatencyResult[] = [];
+  for (let i = 0; i < LAT_PAIRS; i += 1) {
+    if (i % 2 === 0) {
+      runsA.push(await latency(labelA, proto, a.port, a.pid));
+      runsB.push(await latency(labelB, proto, b.port, b.pid));
+    } else {
+      runsB.push(await latency(labelB, proto, b.port, b.pid));
+      runsA.push(await latency(labelA, proto, a.port, a.pid));
+    }
+  }
+  const combine = (label: string, runs: LatencyResult[]): LatencyResult => ({
+    label,
+    proto,
+    requests: runs.reduce((n, r) => n + r.requests, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    cpuUsPerReq: median(runs.map((r) => r.cpuUsPerReq ?? NaN)),
+  });
+  return [combine(labelA, runsA), { ...combine(labelB, runsB), p99Ratios: runsB.map((r, i) => r.p99 / (runsA[i]?.p99 ?? NaN)) }];
 }
 
 function median(values: readonly number[]): number {
@@ -510,11 +538,13 @@ function formatReport(report: Report): string {
   if (grpcResult !== undefined) lines.push(haproxyRow(grpcResult, 'gRPC unary HAProxy'));
   if (grpcResult !== undefined) lines.push(pairedRow(grpcResult, 'gRPC unary meshlet'));
   lines.push('');
-  lines.push(`| at ${RATE} rps | p50 µs | p99 µs | p99 ÷ HAProxy | proxy CPU µs/req | errors |`);
+  lines.push(`| at ${RATE} rps (${LAT_S} s runs; HAProxy and meshlet alternate ${LAT_PAIRS} times: medians) | p50 µs | p99 µs | p99 ÷ HAProxy | proxy CPU µs/req | errors |`);
   lines.push('|---|---|---|---|---|---|');
   for (const l of report.latency) {
     const base = report.latency.find((x) => x.proto === l.proto && x.label.includes('HAProxy'));
-    const ratio = base === undefined || l.label.includes('direct') ? '–' : (l.p99 / base.p99).toFixed(2);
+    const paired = l.p99Ratios;
+    const ratio =
+      paired !== undefined ? `${median(paired).toFixed(2)} (pairs ${paired.map((r) => r.toFixed(2)).join(', ')})` : base === undefined || l.label.includes('direct') ? '–' : (l.p99 / base.p99).toFixed(2);
     lines.push(`| ${l.label} | ${l.p50} | ${l.p99} | ${ratio} | ${l.cpuUsPerReq === undefined ? '–' : l.cpuUsPerReq.toFixed(1)} | ${l.errors} |`);
   }
   lines.push('');
@@ -529,7 +559,7 @@ function formatReport(report: Report): string {
   lines.push(`- h2c CPU per request ≤ 2× HAProxy: ${ratioOf(h2).toFixed(2)}× — ${verdict(ratioOf(h2) <= 2)}`);
   lines.push(`- gRPC CPU per request ≤ 2× HAProxy: ${ratioOf(grpcResult).toFixed(2)}× — ${verdict(ratioOf(grpcResult) <= 2)}`);
   for (const proto of ['h1', 'h2', 'grpc'] as const) {
-    const r = p99(proto, 'meshlet') / p99(proto, 'HAProxy');
+    const r = median(report.latency.find((l) => l.proto === proto && l.label.includes('meshlet'))?.p99Ratios ?? [p99(proto, 'meshlet') / p99(proto, 'HAProxy')]);
     if (Number.isFinite(r)) lines.push(`- ${proto} p99 at ${RATE} rps ≤ 1.5× HAProxy: ${r.toFixed(2)}× — ${verdict(r <= 1.5)}`);
   }
   lines.push(`- peak RSS ≤ 60 MB: ${meshletRss.toFixed(1)} MB — ${verdict(meshletRss <= 60)}`);
@@ -632,18 +662,15 @@ async function main(): Promise<void> {
   process.stdout.write(`latency at ${RATE} rps:\n`);
   if (only === undefined || only === 'h1') {
     latencies.push(await latency('HTTP/1.1 direct (no proxy)', 'h1', PORT.backendH1, undefined));
-    latencies.push(await latency('HTTP/1.1 HAProxy', 'h1', PORT.haproxyH1, pid(haproxy)));
+    latencies.push(...(await latencyPaired('h1', 'HTTP/1.1 HAProxy', haproxyH1, 'HTTP/1.1 meshlet', meshletH1)));
     latencies.push(await latency('HTTP/1.1 nginx', 'h1', PORT.nginxH1, pid(nginxProxy)));
-    latencies.push(await latency('HTTP/1.1 meshlet', 'h1', PORT.meshletH1, pid(meshlet)));
   }
   if (only === undefined || only === 'h2') {
     latencies.push(await latency('h2c direct (no proxy)', 'h2', PORT.backendH2, undefined));
-    latencies.push(await latency('h2c HAProxy', 'h2', PORT.haproxyH2, pid(haproxy)));
-    latencies.push(await latency('h2c meshlet', 'h2', PORT.meshletH2, pid(meshlet)));
+    latencies.push(...(await latencyPaired('h2', 'h2c HAProxy', haproxyH2, 'h2c meshlet', meshletH2)));
   }
   if (only === undefined || only === 'grpc') {
-    latencies.push(await latency('gRPC unary HAProxy', 'grpc', PORT.haproxyH2, pid(haproxy)));
-    latencies.push(await latency('gRPC unary meshlet', 'grpc', PORT.meshletH2, pid(meshlet)));
+    latencies.push(...(await latencyPaired('grpc', 'gRPC unary HAProxy', haproxyH2, 'gRPC unary meshlet', meshletH2)));
   }
   accepts.set('whole run', (await backendAccepts()) - acceptsBefore);
   const rss = new Map<string, number>([

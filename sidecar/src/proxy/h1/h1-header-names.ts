@@ -1,5 +1,5 @@
-// Lower-case header names for the fast HTTP/1.1 path's parsers without allocating: well-known names are matched
-// on the raw bytes (case-insensitively) and returned as shared constant strings.
+// Header names for the fast HTTP/1.1 path's parsers: the tchar table, and lower-case names without allocating
+// (well-known names are matched on the raw bytes, case-insensitively, and returned as shared constant strings).
 
 /** Names seen on most requests and responses (Envoy, Istio, gRPC, browsers, common servers). */
 const KNOWN_NAMES = [
@@ -12,6 +12,13 @@ const KNOWN_NAMES = [
   'traceparent', 'tracestate', 'grpc-status', 'grpc-message', 'grpc-timeout', 'if-none-match',
   'if-modified-since', 'strict-transport-security', 'access-control-allow-origin', 'x-content-type-options',
 ] as const;
+
+/** RFC 9110 tchar (llhttp's TOKEN table): the bytes a header name may have (1 = allowed). */
+export const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 48; c <= 57; c += 1) TCHAR[c] = 1;
+for (let c = 65; c <= 90; c += 1) TCHAR[c] = 1;
+for (let c = 97; c <= 122; c += 1) TCHAR[c] = 1;
 
 const BY_LENGTH: string[][] = [];
 for (const name of KNOWN_NAMES) (BY_LENGTH[name.length] ??= []).push(name);

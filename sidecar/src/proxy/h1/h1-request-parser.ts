@@ -2,7 +2,7 @@
 // else to node's llhttp, so it can never be more lenient than llhttp (request smuggling).
 
 import type * as http from 'node:http';
-import { headerName } from './h1-header-names';
+import { headerName, TCHAR } from './h1-header-names';
 import { addHeaderValue } from './h1-header-values';
 
 /** A request head the fast path serves. Fields are overwritten per request (one object per connection). */
@@ -42,12 +42,6 @@ const SP = 32;
 const HTAB = 9;
 const COLON = 58;
 
-/** RFC 9110 tchar (llhttp's TOKEN table): header names. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c += 1) TCHAR[c] = 1;
-for (let c = 65; c <= 90; c += 1) TCHAR[c] = 1;
-for (let c = 97; c <= 122; c += 1) TCHAR[c] = 1;
 
 /** Header value bytes llhttp accepts in strict mode: HTAB, visible ASCII, SP, obs-text (no CTLs, no DEL). */
 const VCHAR = new Uint8Array(256);

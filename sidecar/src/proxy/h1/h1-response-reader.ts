@@ -2,7 +2,7 @@
 // Content-Length, chunked coding (decoded, trailers kept) or connection close (RFC 9112 §6.3).
 
 import type * as http from 'node:http';
-import { headerName } from './h1-header-names';
+import { headerName, TCHAR } from './h1-header-names';
 import { addHeaderValue } from './h1-header-values';
 
 /** Told about one response, in order: head, body chunks, then end or error (exactly one of them). */
@@ -34,11 +34,6 @@ const HTAB = 9;
 const MAX_RESPONSE_HEAD = 60 * 1024;
 const MAX_CHUNK_LINE = 4096;
 
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c += 1) TCHAR[c] = 1;
-for (let c = 65; c <= 90; c += 1) TCHAR[c] = 1;
-for (let c = 97; c <= 122; c += 1) TCHAR[c] = 1;
 
 const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c += 1) HEX[48 + c] = c;
