@@ -62,6 +62,8 @@ export class H1ResponseReader {
   private headRequest = false;
   private reusable = true;
   private trailers: http.IncomingHttpHeaders | undefined;
+  /** Bytes of trailer lines so far (bounded like a head). */
+  private trailerBytes = 0;
 
   constructor(private readonly sink: ResponseSink) {}
 
@@ -73,6 +75,7 @@ export class H1ResponseReader {
     this.headRequest = headRequest;
     this.reusable = true;
     this.trailers = undefined;
+    this.trailerBytes = 0;
   }
 
   get done(): boolean {
@@ -341,8 +344,9 @@ export class H1ResponseReader {
   private readTrailers(buffer: Buffer, start: number, end: number): number {
     const buf = buffer as Latin1Buffer;
     let i = start;
+    // Lines before `i` are already in this.trailers: an incomplete read keeps only the current line.
     for (;;) {
-      if (i + 1 >= end) return this.keep(buf, start, end);
+      if (i + 1 >= end) return this.keep(buf, i, end);
       if (buf[i] === CR) {
         if (buf[i + 1] !== LF) return this.failChunk('invalid trailer line');
         i += 2;
@@ -350,7 +354,7 @@ export class H1ResponseReader {
         return -1;
       }
       const lineEnd = buf.indexOf(CR, i);
-      if (lineEnd < 0 || lineEnd + 1 >= end) return this.keep(buf, start, end);
+      if (lineEnd < 0 || lineEnd + 1 >= end) return this.keep(buf, i, end);
       if (buf[lineEnd + 1] !== LF) return this.failChunk('invalid trailer line');
       const colon = buf.indexOf(58, i);
       if (colon < 0 || colon > lineEnd || colon === i) return this.failChunk('invalid trailer');
@@ -359,6 +363,8 @@ export class H1ResponseReader {
         const c = buf[k] as number;
         if ((c < 0x20 && c !== HTAB) || c === 0x7f) return this.failChunk('invalid trailer value');
       }
+      this.trailerBytes += lineEnd + 2 - i;
+      if (this.trailerBytes > MAX_RESPONSE_HEAD) return this.failChunk('trailers too large');
       const name = buf.latin1Slice(i, colon).toLowerCase();
       if (name !== '__proto__') addHeaderValue((this.trailers ??= {}), name, buf.latin1Slice(colon + 1, lineEnd).trim());
       i = lineEnd + 2;
