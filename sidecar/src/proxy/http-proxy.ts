@@ -53,6 +53,8 @@ class ConnectionContext implements ConnectionHandle {
   private idleTimer: NodeJS.Timeout | undefined;
   /** performance.now() when the connection last became idle (no active request). */
   private idleSince = performance.now();
+  /** The socket closed: requests that end afterwards (their 'close' comes later) must not arm the idle timer. */
+  private socketClosed = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -88,7 +90,10 @@ class ConnectionContext implements ConnectionHandle {
   }
 
   private armIdleTimer(delayMs: number): void {
-    if (this.hcm.idleTimeoutMs > 0 && this.idleTimer === undefined && !this.draining) this.idleTimer = setTimeout(onConnectionIdle, delayMs, this);
+    if (this.hcm.idleTimeoutMs <= 0 || this.idleTimer !== undefined || this.draining || this.socketClosed) return;
+    // unref: the connection's socket is what keeps the process alive, never its idle timer (a timer armed by a
+    // request that ended with the socket kept a SIGTERM'd meshlet running for up to idle_timeout, 1 h by default).
+    this.idleTimer = setTimeout(onConnectionIdle, delayMs, this).unref();
   }
 
   /**
@@ -106,6 +111,7 @@ class ConnectionContext implements ConnectionHandle {
 
   /** The socket closed: nothing left to time. */
   closed(): void {
+    this.socketClosed = true;
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }
