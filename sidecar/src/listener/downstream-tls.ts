@@ -1,11 +1,10 @@
 // TLS termination for a filter chain's DownstreamTlsContext: one never-listening tls.Server per chain, fed accepted sockets.
 
-import { readFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { FilterChainConfig } from '../config/listener-config';
-import type { StringMatcherConfig } from '../config/route-config';
-import type { DataSourceConfig, DownstreamTlsConfig, TlsVersion } from '../config/tls-config';
+import type { DownstreamTlsConfig } from '../config/tls-config';
+import { matchesSan, readDataSource, subjectAltNames, tlsVersion } from '../config/tls-material';
 
 /** The connection waiting for its handshake (implemented by the listener's per-connection state). */
 export interface TlsPeer {
@@ -133,7 +132,7 @@ export class DownstreamTls {
     const matchers = validation.matchSubjectAltNames;
     if (matchers.length > 0) {
       const sans = subjectAltNames(cert);
-      if (!sans.some((san) => matchers.some((m) => stringMatches(m, san)))) return `client certificate SANs ${JSON.stringify(sans)} match no match_subject_alt_names`;
+      if (!sans.some((san) => matchers.some((m) => matchesSan(m, san)))) return `client certificate SANs ${JSON.stringify(sans)} match no match_subject_alt_names`;
     }
     return null;
   }
@@ -152,52 +151,3 @@ function tupleKey(socket: net.Socket): string {
   return `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`;
 }
 
-function tlsVersion(v: TlsVersion, fallback: tls.SecureVersion): tls.SecureVersion {
-  switch (v) {
-    case 'TLSv1_0':
-      return 'TLSv1';
-    case 'TLSv1_1':
-      return 'TLSv1.1';
-    case 'TLSv1_2':
-      return 'TLSv1.2';
-    case 'TLSv1_3':
-      return 'TLSv1.3';
-    default:
-      return fallback;
-  }
-}
-
-function readDataSource(source: DataSourceConfig): string {
-  if (source.kind === 'filename') return readFileSync(source.path, 'utf8');
-  if (source.kind === 'inline') return source.value;
-  const value = process.env[source.name];
-  if (value === undefined) throw new Error(`environment variable ${source.name} is not set`);
-  return value;
-}
-
-/** DNS, URI, email and IP SANs of a certificate (Node's `subjectaltname` text). */
-function subjectAltNames(cert: tls.PeerCertificate): string[] {
-  if (!cert.subjectaltname) return [];
-  const out: string[] = [];
-  for (const part of cert.subjectaltname.split(', ')) {
-    const colon = part.indexOf(':');
-    if (colon > 0) out.push(part.slice(colon + 1));
-  }
-  return out;
-}
-
-function stringMatches(m: StringMatcherConfig, value: string): boolean {
-  if (m.kind === 'safe_regex') return new RegExp(`^(?:${m.regex})$`, 'u').test(value);
-  const v = m.ignoreCase ? value.toLowerCase() : value;
-  const want = m.ignoreCase ? m.value.toLowerCase() : m.value;
-  switch (m.kind) {
-    case 'exact':
-      return v === want;
-    case 'prefix':
-      return v.startsWith(want);
-    case 'suffix':
-      return v.endsWith(want);
-    case 'contains':
-      return v.includes(want);
-  }
-}

@@ -1,9 +1,9 @@
 // Upstream TLS from a cluster transport socket: Node TLS options (SNI, ALPN, CA, client cert, SAN checks) or why it cannot connect.
 
-import { readFileSync } from 'node:fs';
 import type * as tls from 'node:tls';
 import type { StringMatcherConfig } from '../../config/route-config';
-import type { DataSourceConfig, UpstreamTransportSocketConfig } from '../../config/tls-config';
+import type { UpstreamTransportSocketConfig } from '../../config/tls-config';
+import { matchesSan, readDataSource, subjectAltNames, tlsVersion } from '../../config/tls-material';
 
 /**
  * A resolved `UpstreamTlsContext`, built once per (cluster config, transport socket) off the hot path.
@@ -75,77 +75,8 @@ export class UpstreamTls {
   }
 }
 
-function tlsVersion(v: string, fallback: tls.SecureVersion): tls.SecureVersion {
-  switch (v) {
-    case 'TLSv1_0':
-      return 'TLSv1';
-    case 'TLSv1_1':
-      return 'TLSv1.1';
-    case 'TLSv1_2':
-      return 'TLSv1.2';
-    case 'TLSv1_3':
-      return 'TLSv1.3';
-    default:
-      return fallback;
-  }
-}
-
-function readDataSource(source: DataSourceConfig): string {
-  switch (source.kind) {
-    case 'filename':
-      return readFileSync(source.path, 'utf8');
-    case 'inline':
-      return source.value;
-    case 'env': {
-      const value = process.env[source.name];
-      if (value === undefined) throw new Error(`environment variable ${source.name} is not set`);
-      return value;
-    }
-  }
-}
-
 function acceptAnyIdentity(): undefined {
   return undefined;
-}
-
-/** The DNS, URI and IP SANs of a peer certificate (Node's `subjectaltname` string). */
-export function subjectAltNames(cert: tls.PeerCertificate): string[] {
-  const text = cert.subjectaltname;
-  if (!text) return [];
-  const out: string[] = [];
-  for (const part of text.split(', ')) {
-    const colon = part.indexOf(':');
-    if (colon < 0) continue;
-    const type = part.slice(0, colon);
-    if (type !== 'DNS' && type !== 'URI' && type !== 'IP Address') continue;
-    let value = part.slice(colon + 1);
-    if (value.startsWith('"')) {
-      try {
-        value = JSON.parse(value) as string;
-      } catch {
-        continue;
-      }
-    }
-    out.push(value);
-  }
-  return out;
-}
-
-/** Envoy `match_typed_subject_alt_names` / `match_subject_alt_names`: any SAN matching any matcher passes. */
-export function matchesSan(matcher: StringMatcherConfig, san: string): boolean {
-  if (matcher.kind === 'safe_regex') return new RegExp(`^(?:${matcher.regex})$`).test(san);
-  const value = matcher.ignoreCase ? matcher.value.toLowerCase() : matcher.value;
-  const subject = matcher.ignoreCase ? san.toLowerCase() : san;
-  switch (matcher.kind) {
-    case 'exact':
-      return subject === value;
-    case 'prefix':
-      return subject.startsWith(value);
-    case 'suffix':
-      return subject.endsWith(value);
-    case 'contains':
-      return subject.includes(value);
-  }
 }
 
 function sanChecker(matchers: readonly StringMatcherConfig[]): (host: string, cert: tls.PeerCertificate) => Error | undefined {
