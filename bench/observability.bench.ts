@@ -7,12 +7,12 @@
 //   node dist/bench/observability.bench.js [--no-results]
 //   env: PAIRS=8 SLICE_S=3 SCRAPE_MS=1000 TRACE_SAMPLING=0.01 BENCH_RUN=<scratch dir> PROXY_CPU=0 CLIENT_CPU=1
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { missingTools, portOpen, sleep, waitPort, writeResultsSection } from './bench-support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUN = process.env['BENCH_RUN'] ?? path.join(os.tmpdir(), 'meshlet-bench');
@@ -49,9 +49,6 @@ const VARIANTS: readonly Variant[] = [
 
 const children: ChildProcess[] = [];
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function startPinned(cpu: string, name: string, command: string, args: readonly string[]): ChildProcess {
   const log = fs.openSync(path.join(RUN, `obs-${name.replace(/\s/g, '-')}.log`), 'w');
@@ -61,24 +58,7 @@ function startPinned(cpu: string, name: string, command: string, args: readonly 
   return child;
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
-async function waitPort(port: number, what: string): Promise<void> {
-  for (let i = 0; i < 100; i += 1) {
-    if (await portOpen(port)) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not open port ${port} (see ${RUN}/obs-*.log)`);
-}
 
 async function stop(child: ChildProcess | undefined): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -267,22 +247,9 @@ function row(p: Paired): string {
   return `| ${p.b} vs ${p.a} | ${ua.toFixed(1)} | ${ub.toFixed(1)} | ${median(ratios).toFixed(3)} (IQR ${q1.toFixed(3)}-${q3.toFixed(3)}) | ${median(p.pairs.map((x) => x[3])).toFixed(0)} / ${median(p.pairs.map((x) => x[4])).toFixed(0)} |`;
 }
 
-function writeResults(section: string): void {
-  const file = path.join(ROOT, 'bench', 'RESULTS.md');
-  const previous = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n\nWritten by the benchmarks in bench/ (`npm run bench`).\n';
-  const kept = previous.replace(/\n## Observability overhead[\s\S]*?(?=\n## |$)/, '');
-  fs.writeFileSync(file, `${kept.trimEnd()}\n\n${section}\n`);
-}
 
 async function main(): Promise<void> {
-  const missing = TOOLS.filter((tool) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const missing = missingTools(TOOLS);
   if (missing.length > 0) {
     process.stderr.write(`observability bench skipped: missing ${missing.join(', ')}. Install with: sudo bench/setup.sh\n`);
     process.exitCode = 2;
@@ -318,14 +285,14 @@ async function main(): Promise<void> {
   const conf = path.join(RUN, 'nginx-backend.conf');
   fs.writeFileSync(conf, fs.readFileSync(path.join(ROOT, 'bench', 'conf', 'nginx-backend.conf.in'), 'utf8').replaceAll('@RUN@', RUN));
   const backend = startPinned(CLIENT_CPU, 'backend', 'nginx', ['-c', conf]);
-  for (const port of BACKEND_PORTS) await waitPort(port, 'nginx backend');
+  for (const port of BACKEND_PORTS) await waitPort(port, 'nginx backend', `${RUN}/obs-*.log`);
   await sleep(300);
   if (backend.exitCode !== null) throw new Error(`nginx backend exited at start (ports taken by another process?): see ${RUN}/nginx-backend.err`);
   for (const v of VARIANTS) {
     const file = path.join(RUN, `obs-bootstrap-${v.port}.json`);
     fs.writeFileSync(file, JSON.stringify(bootstrap(v)));
     v.child = startPinned(PROXY_CPU, `meshlet-${v.name}`, process.execPath, [...v.nodeFlags, path.join(ROOT, 'dist', 'sidecar', 'src', 'main.js'), 'run', '-b', file, '--drain-timeout', '0', ...v.args]);
-    await waitPort(v.port, `meshlet ${v.name}`);
+    await waitPort(v.port, `meshlet ${v.name}`, `${RUN}/obs-*.log`);
     await sleep(200);
     if (v.child.exitCode !== null) throw new Error(`meshlet ${v.name} exited at start: see ${RUN}/obs-meshlet-*.log`);
   }
@@ -376,7 +343,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  if (!process.argv.includes('--no-results')) writeResults(section);
+  if (!process.argv.includes('--no-results')) writeResultsSection(ROOT, 'Observability overhead', section);
 }
 
 process.on('SIGINT', () => {

@@ -9,12 +9,12 @@
 //   env: PAIRS=8 SLICE_S=3 LAT_S=5 RATE=2000 BENCH_RUN=<scratch dir> PORT_OFFSET=0 LOCK_WAIT_S=600 MESHLET_NODE_FLAGS="..."
 //   --profile: also runs `node --cpu-prof` on meshlet under HTTP/1.1 saturation and prints where the time goes.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { missingTools, portOpen, sleep, waitPort, writeResultsSection } from './bench-support';
 import * as grpc from '@grpc/grpc-js';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -106,24 +106,7 @@ function stopAllNow(): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
-async function waitPort(port: number, what: string): Promise<void> {
-  for (let i = 0; i < 100; i += 1) {
-    if (await portOpen(port)) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not open port ${port} (see ${RUN}/*.log)`);
-}
 
 /**
  * Starts a pinned server and waits for all its ports, retrying: on this shared box an outgoing connection of
@@ -134,7 +117,7 @@ async function startServer(cpu: string, name: string, command: string, args: rea
   for (let attempt = 1; ; attempt += 1) {
     const child = startPinned(cpu, name, command, args);
     try {
-      for (const port of ports) await waitPort(port, name);
+      for (const port of ports) await waitPort(port, name, `${RUN}/*.log`);
       await sleep(200);
       if (child.exitCode === null && child.signalCode === null) return child;
       throw new Error(`${name} exited at start (see ${RUN}/${name}.log)`);
@@ -146,9 +129,6 @@ async function startServer(cpu: string, name: string, command: string, args: rea
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Sum of on-CPU time (ns) of every thread of `pid`. */
 function cpuNs(pid: number): number {
@@ -384,8 +364,8 @@ async function startMeshlet(nodeFlags: readonly string[]): Promise<ChildProcess>
     ...process.env,
     MESHLET_LOG_LEVEL: 'warn',
   });
-  await waitPort(PORT.meshletH1, 'meshlet');
-  await waitPort(PORT.meshletH2, 'meshlet');
+  await waitPort(PORT.meshletH1, 'meshlet', `${RUN}/*.log`);
+  await waitPort(PORT.meshletH2, 'meshlet', `${RUN}/*.log`);
   return child;
 }
 
@@ -574,31 +554,15 @@ function formatReport(report: Report): string {
   return lines.join('\n');
 }
 
-function writeResults(section: string): void {
-  const file = path.join(ROOT, 'bench', 'RESULTS.md');
-  const previous = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n\nWritten by the benchmarks in bench/ (`npm run bench`).\n';
-  const kept = previous.replace(/\n## HTTP data plane vs HAProxy[\s\S]*?(?=\n## |$)/, '');
-  fs.writeFileSync(file, `${kept.trimEnd()}\n\n${section}\n`);
-}
 
 // === main ===
 
-function missingTools(): string[] {
-  return TOOLS.filter((tool) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] as Proto) : undefined;
   const wantProfile = args.includes('--profile');
-  const missing = missingTools();
+  const missing = missingTools(TOOLS);
   if (missing.length > 0) {
     process.stderr.write(`proxy bench skipped: missing ${missing.join(', ')}. Install with: sudo bench/setup.sh (apt-get install -y haproxy nginx wrk nghttp2-client)\n`);
     process.exitCode = 2;
@@ -691,7 +655,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  if (!args.includes('--no-results') && only === undefined) writeResults(report);
+  if (!args.includes('--no-results') && only === undefined) writeResultsSection(ROOT, 'HTTP data plane vs HAProxy', report);
 }
 
 process.on('SIGINT', () => {

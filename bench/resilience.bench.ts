@@ -10,12 +10,12 @@
 // the slow one after 10 x BASE_MS, the failing one 500 for every request and for /health. A control port switches
 // a backend to failing mid-run. Load: h2load --h1 with --rps per connection and a per-request log (p99, statuses).
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { missingTools, portOpen, sleep, waitPort, writeResultsSection } from './bench-support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUN = process.env['BENCH_RUN'] ?? path.join(os.tmpdir(), 'meshlet-bench');
@@ -81,9 +81,6 @@ function runBackends(ports: readonly number[]): void {
 
 // === processes ===
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function startPinned(cpu: string, name: string, command: string, args: readonly string[], env?: NodeJS.ProcessEnv): ChildProcess {
   const log = fs.openSync(path.join(RUN, `resilience-${name}.log`), 'w');
@@ -102,24 +99,7 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
-async function waitPort(port: number, what: string): Promise<void> {
-  for (let i = 0; i < 100; i += 1) {
-    if (await portOpen(port)) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not open port ${port} (see ${RUN}/resilience-*.log)`);
-}
 
 function control(pathAndQuery: string): Promise<number[]> {
   return new Promise((resolve, reject) => {
@@ -221,13 +201,13 @@ async function startProxy(proxy: Proxy, retries: boolean): Promise<ChildProcess>
     const file = path.join(RUN, 'resilience-haproxy.cfg');
     fs.writeFileSync(file, haproxyConfig(retries));
     const child = startPinned(PROXY_CPU, 'haproxy', 'haproxy', ['-db', '-f', file]);
-    await waitPort(PORT.haproxy, 'haproxy');
+    await waitPort(PORT.haproxy, 'haproxy', `${RUN}/resilience-*.log`);
     return child;
   }
   const file = path.join(RUN, 'resilience-meshlet.json');
   fs.writeFileSync(file, JSON.stringify(meshletBootstrap(proxy === 'meshlet peak-EWMA' ? 'peak_ewma' : 'least_request', retries), null, 2));
   const child = startPinned(PROXY_CPU, 'meshlet', process.execPath, [path.join(ROOT, 'dist', 'sidecar', 'src', 'main.js'), 'run', '-b', file, '--drain-timeout', '0'], { ...process.env, MESHLET_LOG_LEVEL: 'warn' });
-  await waitPort(PORT.meshlet, 'meshlet');
+  await waitPort(PORT.meshlet, 'meshlet', `${RUN}/resilience-*.log`);
   return child;
 }
 
@@ -256,7 +236,7 @@ function runLoad(port: number, seconds: number): Promise<{ out: string; log: str
 
 async function measure(scenario: Scenario, proxy: Proxy): Promise<Row> {
   const backends = startPinned(CLIENT_CPU, 'backends', process.execPath, [__filename, '--backends']);
-  for (const port of [...PORT.backends, PORT.control]) await waitPort(port, 'backends');
+  for (const port of [...PORT.backends, PORT.control]) await waitPort(port, 'backends', `${RUN}/resilience-*.log`);
   if (scenario === 'slow') await control('/slow?i=4');
   const proxyChild = await startProxy(proxy, scenario === 'failing+retries');
   const port = proxy === 'HAProxy leastconn' ? PORT.haproxy : PORT.meshlet;
@@ -341,23 +321,7 @@ function formatReport(rows: readonly Row[], started: string, load: string): stri
   return lines.join('\n');
 }
 
-function writeResults(section: string): void {
-  const file = path.join(ROOT, 'bench', 'RESULTS.md');
-  const previous = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n\nWritten by the benchmarks in bench/ (`npm run bench`).\n';
-  const kept = previous.replace(/\n## Resilience: failure scenarios vs HAProxy[\s\S]*?(?=\n## |$)/, '');
-  fs.writeFileSync(file, `${kept.trimEnd()}\n\n${section}\n`);
-}
 
-function missingTools(): string[] {
-  return TOOLS.filter((tool) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -365,7 +329,7 @@ async function main(): Promise<void> {
     runBackends(PORT.backends);
     return;
   }
-  const missing = missingTools();
+  const missing = missingTools(TOOLS);
   if (missing.length > 0) {
     process.stderr.write(`resilience bench skipped: missing ${missing.join(', ')}. Install with: sudo bench/setup.sh\n`);
     process.exitCode = 2;
@@ -399,7 +363,7 @@ async function main(): Promise<void> {
   for (const [scenario, proxy] of plan) if (only === undefined || only === scenario) rows.push(await measure(scenario, proxy));
   const section = formatReport(rows, started, load);
   process.stdout.write(`\n${section}\n`);
-  if (!args.includes('--no-results')) writeResults(section);
+  if (!args.includes('--no-results')) writeResultsSection(ROOT, 'Resilience: failure scenarios vs HAProxy', section);
   lock.kill();
 }
 
