@@ -2,16 +2,19 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runDemo } from '../../examples/demo/demo';
 import { runCli } from './cli/cli';
 import { EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, type CliActions, type TelemetryFlags } from './cli/command-context';
 import type { BootstrapConfig } from './config/bootstrap-config';
-import { injectAction, injectorAction, iptablesAction } from './inject/inject-commands';
 import { createLogger } from './observability/logger';
 import { resolveTracingOptions } from './observability/tracing-options';
-import { createSidecar } from './sidecar';
 import { loadBootstrap } from './xds/bootstrap-loader';
-import { validateEnvoyFile } from './xds/envoy-file-validator';
+
+// Each command's code is loaded when that command runs, not at process start (issue 3, peak RSS): `meshlet run`
+// never loads the demo (control plane, grpc-js server), inject/ or the file validator.
+const demoModule = (): typeof import('../../examples/demo/demo') => require('../../examples/demo/demo') as typeof import('../../examples/demo/demo');
+const injectModule = (): typeof import('./inject/inject-commands') => require('./inject/inject-commands') as typeof import('./inject/inject-commands');
+const sidecarModule = (): typeof import('./sidecar') => require('./sidecar') as typeof import('./sidecar');
+const validatorModule = (): typeof import('./xds/envoy-file-validator') => require('./xds/envoy-file-validator') as typeof import('./xds/envoy-file-validator');
 
 /** The version in the root package.json (found by walking up from this file, in src/ or dist/). */
 function packageVersion(): string {
@@ -44,7 +47,7 @@ async function startSidecar(bootstrap: BootstrapConfig, options: { readonly drai
   }
   let sidecar;
   try {
-    sidecar = await createSidecar(bootstrap, { logger, tracing, accessLog: options.telemetry?.accessLog ?? null });
+    sidecar = await sidecarModule().createSidecar(bootstrap, { logger, tracing, accessLog: options.telemetry?.accessLog ?? null });
   } catch (error) {
     process.stderr.write(`meshlet: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_FAILURE;
@@ -65,10 +68,14 @@ async function main(): Promise<void> {
   const actions: CliActions = {
     version,
     loadBootstrap: (flags) => loadBootstrap(flags, { version }),
-    validateFile: (file) => validateEnvoyFile(file, { version }),
+    validateFile: (file) => validatorModule().validateEnvoyFile(file, { version }),
     startSidecar,
-    runDemo: (flags) => runDemo(flags),
-    kubernetes: { iptables: iptablesAction, inject: injectAction, injector: injectorAction },
+    runDemo: (flags) => demoModule().runDemo(flags),
+    kubernetes: {
+      iptables: (flags, io) => injectModule().iptablesAction(flags, io),
+      inject: (flags, io) => injectModule().injectAction(flags, io),
+      injector: (flags, io) => injectModule().injectorAction(flags, io),
+    },
   };
   process.exitCode = await runCli(process.argv.slice(2), actions);
 }

@@ -15,7 +15,7 @@ import { PeakEwmaObserver } from './upstream/lb/peak-ewma-observer';
 import { silentLogger, type Logger } from './observability/logger';
 import { AccessLog } from './observability/access-log';
 import { ExchangeStats } from './observability/exchange-stats';
-import { TracingObserver, type ListenerTracePolicy } from './observability/tracing-observer';
+import type { TracingObserver, ListenerTracePolicy } from './observability/tracing-observer';
 import type { TracingOptions } from './observability/tracing-options';
 import { statsPrometheusEndpoint } from './admin/stats-prometheus-endpoint';
 import { statsEndpoint } from './admin/stats-endpoint';
@@ -31,13 +31,18 @@ import { buildConfigDump } from './xds/config-dump';
 import { nodeMessage } from './xds/node-message';
 import { ProtoSchema } from './xds/proto-schema';
 import { SnapshotAssembler, type StaticResources } from './xds/snapshot-assembler';
-import { XdsClient } from './xds/xds-client';
-import { xdsConnectionSecurity } from './xds/xds-credentials';
+import type { XdsClient } from './xds/xds-client';
 import { clusterLoadAssignmentResource } from './xds/resources/cluster-load-assignment-resource';
 import { clusterResource } from './xds/resources/cluster-resource';
 import { listenerResource } from './xds/resources/listener-resource';
 import { routeConfigurationResource } from './xds/resources/route-configuration-resource';
 import type { DecodeContext, XdsResourceType } from './xds/resources/resource-type';
+
+// Loaded only when used (issue 3, peak RSS): the ADS client and its credentials pull in @grpc/grpc-js, tracing the
+// OpenTelemetry SDK and exporters; a static bootstrap without --otlp-endpoint never loads either.
+const xdsClientModule = (): typeof import('./xds/xds-client') => require('./xds/xds-client') as typeof import('./xds/xds-client');
+const xdsCredentialsModule = (): typeof import('./xds/xds-credentials') => require('./xds/xds-credentials') as typeof import('./xds/xds-credentials');
+const tracingModule = (): typeof import('./observability/tracing-observer') => require('./observability/tracing-observer') as typeof import('./observability/tracing-observer');
 
 /** LDS, RDS, CDS, EDS: the resource types meshlet subscribes to. */
 const RESOURCE_TYPES: readonly XdsResourceType<unknown>[] = [
@@ -116,7 +121,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
   // Observers: stats always; the access log before tracing, so it reads the trace id before the span ends.
   let tracePolicies = new Map<string, ListenerTracePolicy>();
   const stats = new ExchangeStats();
-  const tracing = options.tracing == null ? undefined : new TracingObserver({ tracing: options.tracing, listenerPolicy: (name) => tracePolicies.get(name) });
+  const tracing = options.tracing == null ? undefined : new (tracingModule().TracingObserver)({ tracing: options.tracing, listenerPolicy: (name) => tracePolicies.get(name) });
   const accessLog = options.accessLog == null ? undefined : new AccessLog({ destination: options.accessLog, ...(tracing !== undefined ? { traceIds: (exchange: object) => tracing.traceIds(exchange) } : {}) });
   const telemetry: SidecarTelemetry = { stats, tracing, accessLog };
   const proxy = new HttpProxy({
@@ -166,8 +171,8 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     if (xds.dynamicListeners) wildcardTypeUrls.push(listenerResource.typeUrl);
     if (xds.dynamicClusters) wildcardTypeUrls.push(clusterResource.typeUrl);
     // TLS (+ bearer token) to istiod:15012; reading the CA fails start with the file name.
-    const security = xds.tls === undefined ? undefined : xdsConnectionSecurity(xds.tls, xds.token, logger.child({ component: 'xds' }));
-    xdsClient = new XdsClient({
+    const security = xds.tls === undefined ? undefined : xdsCredentialsModule().xdsConnectionSecurity(xds.tls, xds.token, logger.child({ component: 'xds' }));
+    xdsClient = new (xdsClientModule().XdsClient)({
       server: `${xds.address.host.includes(':') ? `[${xds.address.host}]` : xds.address.host}:${xds.address.port}`,
       node: nodeMessage(bootstrap.node),
       delta: xds.apiType === 'DELTA',

@@ -2,7 +2,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as YAML from 'yaml';
+import type * as YamlModule from 'yaml';
 import { ErrorCollector, joinPath, type FieldError, type Validation } from '../core/validation';
 import {
   BOOTSTRAP_ENV,
@@ -35,6 +35,9 @@ import type { DecodeContext, XdsResourceType } from './resources/resource-type';
 import { structToJson } from './resources/struct-json';
 
 const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
+
+/** The YAML parser, loaded only for a YAML file (a JSON bootstrap never pays for it; issue 3, peak RSS). */
+const yamlModule = (): typeof YamlModule => require('yaml') as typeof YamlModule;
 
 /** The decoders static resources go through: the same ones the ADS client uses. */
 export interface BootstrapDecoders {
@@ -104,7 +107,7 @@ export function readConfigFile(file: string): Validation<JsonValue> {
       return ec.result(null);
     }
   }
-  const doc = YAML.parseDocument(text, { merge: true, uniqueKeys: true, prettyErrors: true });
+  const doc = yamlModule().parseDocument(text, { merge: true, uniqueKeys: true, prettyErrors: true });
   for (const error of doc.errors) {
     const where = error.linePos?.[0];
     ec.add(`invalid YAML${where === undefined ? '' : ` at line ${where.line}, column ${where.col}`}: ${firstLine(error.message)}`);
