@@ -12,14 +12,17 @@ const srcRoot = path.join(repoRoot, 'sidecar', 'src');
 /** folder -> folders it may import (besides itself). `*` = anything. */
 const ALLOWED = {
   core: [],
+  // codec/: wire protocols meshlet speaks itself (HTTP/2 frames, HPACK); used by proxy/ (downstream) and
+  // upstream/ (connection pools) alike.
+  codec: ['core'],
   config: ['core'],
   observability: ['core'],
   router: ['config', 'core'],
-  upstream: ['config', 'core', 'observability'],
+  upstream: ['config', 'core', 'observability', 'codec'],
   xds: ['config', 'core', 'observability', 'xds-protos'],
   // listener/ reads ListenerConfig (config types): the plan's table omitted config here.
   listener: ['config', 'core', 'observability'],
-  proxy: ['router', 'upstream', 'config', 'core', 'observability', 'listener'],
+  proxy: ['router', 'upstream', 'config', 'core', 'observability', 'listener', 'codec'],
   admin: ['upstream', 'xds', 'config', 'observability', 'core'],
   inject: ['config', 'core'],
   cli: ['config', 'core'],

@@ -8,6 +8,17 @@ import type { AttemptCallbacks, UpstreamAttempt, UpstreamRequestHead } from './u
 
 export type HttpProtocol = 'http1' | 'http2';
 
+/**
+ * The request body as the exchange reads it: node's Readable satisfies it, and so do the own codecs' lighter
+ * sources (proxy/h2). The exchange registers one 'data' and one 'end' listener.
+ */
+export interface RequestBody {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
 /** Response headers as node takes them (lower-case names; no pseudo-headers). */
 export type ResponseHeaders = http.OutgoingHttpHeaders;
 
@@ -27,8 +38,8 @@ export interface Downstream {
   readonly scheme: string;
   /** Request headers, lower-case, without pseudo-headers. Mutable: the exchange rewrites them in place for upstream. */
   readonly headers: http.IncomingHttpHeaders;
-  /** The request body stream (also carries request trailers for HTTP/2 via `trailers()`). */
-  readonly body: Readable;
+  /** The request body (request trailers, when any, come from `trailers()` once it ended). */
+  readonly body: RequestBody;
   /** False when the request can have no body (HTTP/2 END_STREAM on headers, HTTP/1.1 without length or chunking). */
   readonly hasBody: boolean;
   readonly headersSent: boolean;

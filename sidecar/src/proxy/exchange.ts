@@ -19,6 +19,7 @@ import type { UpstreamCluster } from '../upstream/upstream-cluster';
 import type { Downstream } from './downstream';
 import type { AttemptInfo, AttemptResult, ExchangeInfo, ExchangeObserver } from './exchange-observer';
 import { appendViaOrDetectLoop, applyForwardingHeaders, cleanResponseHeaders, stripHopByHop } from './header-hygiene';
+import { H2Attempt } from './h2/h2-attempt';
 import { sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
 import { compileRetryPolicy, RetryState, type AttemptOutcome } from './retry-state';
@@ -35,6 +36,8 @@ export interface ExchangeEnvironment {
   viaToken(listenerName: string): string;
   /** Stats, outlier detection, tracing, access log... (empty array when none). */
   readonly observers: readonly ExchangeObserver[];
+  /** Upstream HTTP/2 on meshlet's own codec (H2Attempt) rather than node:http2 (Http2Attempt). */
+  readonly ownHttp2: boolean;
   onExchangeDone(exchange: Exchange): void;
 }
 
@@ -356,7 +359,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     }
     let attempt: UpstreamAttempt;
     try {
-      attempt = protocol === 'http2' ? new Http2Attempt(host, this, attemptHead) : (this.downstream.openHttp1Attempt?.(host, this, attemptHead) ?? new Http1Attempt(host, this, attemptHead));
+      attempt = protocol === 'http2' ? (this.env.ownHttp2 ? new H2Attempt(host, this, attemptHead) : new Http2Attempt(host, this, attemptHead)) : (this.downstream.openHttp1Attempt?.(host, this, attemptHead) ?? new Http1Attempt(host, this, attemptHead));
     } catch (error) {
       host.activeRequests -= 1;
       this.reportAttempt(CONNECT_FAILURE_RESULT);

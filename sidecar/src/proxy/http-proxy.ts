@@ -17,6 +17,8 @@ import type { ExchangeObserver } from './exchange-observer';
 import { sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
 import { H1Connection, type H1ConnectionOwner } from './h1/h1-connection';
+import type { H2Connection } from '../codec/http2/h2-connection';
+import { H2ServerConnection, serverSettings, type H2ServerOwner } from './h2/h2-server-connection';
 import { TcpProxySession } from './tcp-proxy-session';
 import { proxyUpgrade } from './upgrade-tunnel';
 
@@ -36,6 +38,11 @@ export interface HttpProxyOptions {
    * keep-alive), node:http taking over any request it does not serve. Default: on, unless MESHLET_HTTP1_FAST=0.
    */
   readonly fastHttp1?: boolean;
+  /**
+   * Serve HTTP/2 (downstream and upstream) with meshlet's own codec (codec/http2) instead of node:http2.
+   * Default: on, unless MESHLET_HTTP2_FAST=0.
+   */
+  readonly fastHttp2?: boolean;
 }
 
 const CONNECTION = Symbol('meshlet.connection');
@@ -50,6 +57,8 @@ class ConnectionContext implements ConnectionHandle {
   requests = 0;
   draining = false;
   session: http2.ServerHttp2Session | undefined;
+  /** The connection on meshlet's own HTTP/2 codec, when it serves this one. */
+  h2: H2Connection | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** performance.now() when the connection last became idle (no active request). */
   private idleSince = performance.now();
@@ -82,7 +91,7 @@ class ConnectionContext implements ConnectionHandle {
     if (this.activeRequests > 0) this.activeRequests -= 1;
     if (this.activeRequests > 0) return;
     if (this.draining) {
-      if (this.session === undefined) this.socket.end();
+      if (this.session === undefined && this.h2 === undefined) this.socket.end();
     } else {
       this.idleSince = performance.now();
       this.armIdleTimer(this.hcm.idleTimeoutMs);
@@ -126,6 +135,10 @@ class ConnectionContext implements ConnectionHandle {
     }
     if (this.session !== undefined) {
       if (!this.session.closed && !this.session.destroyed) this.session.close();
+      return;
+    }
+    if (this.h2 !== undefined) {
+      this.h2.goaway();
       return;
     }
     if (this.activeRequests === 0) this.socket.end();
@@ -172,6 +185,10 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
 
   /** The fast HTTP/1.1 path's hooks into this proxy; undefined when it is off. */
   private readonly h1Fast: H1ConnectionOwner<ConnectionContext> | undefined;
+  /** The own HTTP/2 codec's hook into this proxy; undefined when node:http2 serves HTTP/2. */
+  private readonly h2Fast: H2ServerOwner<ConnectionContext> | undefined;
+  /** Upstream HTTP/2 attempts use the own codec (ExchangeEnvironment). */
+  readonly ownHttp2: boolean;
 
   constructor(private readonly options: HttpProxyOptions) {
     this.clusters = options.clusters;
@@ -191,6 +208,8 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
           },
         }
       : undefined;
+    this.ownHttp2 = options.fastHttp2 ?? process.env['MESHLET_HTTP2_FAST'] !== '0';
+    this.h2Fast = this.ownHttp2 ? { serve: (downstream, context) => this.serve(downstream, context) } : undefined;
     this.h1.on('clientError', onClientError);
     this.h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       const context = (socket as SocketWithContext)[CONNECTION];
@@ -218,7 +237,9 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     const context = new ConnectionContext(socket, info, hcm, info.tlsTerminated ? 'https' : 'http');
     (socket as SocketWithContext)[CONNECTION] = context;
     socket.once('close', onContextSocketClose);
-    if (codec === 'http2') {
+    if (codec === 'http2' && this.h2Fast !== undefined) {
+      context.h2 = new H2ServerConnection(socket, serverSettings(hcm), context, this.h2Fast).connection;
+    } else if (codec === 'http2') {
       // The HTTP/2 session consumes the socket's handle directly (and takes the unshifted preface from its
       // buffer); resuming the JS stream here would steal bytes from nghttp2.
       this.h2.emit('connection', socket);

@@ -5,6 +5,7 @@ import type { LocalityConfig, MetadataConfig } from '../config/endpoint-config';
 import { Http1Pool } from './pool/http1-pool';
 import { Http2Pool } from './pool/http2-pool';
 import { RawHttp1Pool } from './pool/raw-http1-pool';
+import { RawHttp2Pool } from './pool/raw-http2-pool';
 import type { PoolSettings } from './pool/pool-settings';
 
 /** Told when a host's weight or health flags change, so the owner rebuilds its balancers (off the hot path). */
@@ -51,6 +52,7 @@ export class Host {
   private h1: Http1Pool | null = null;
   private raw1: RawHttp1Pool | null = null;
   private h2: Http2Pool | null = null;
+  private raw2: RawHttp2Pool | null = null;
 
   constructor(address: string, port: number, settings: PoolSettings) {
     this.address = address;
@@ -97,6 +99,11 @@ export class Host {
     return (this.h2 ??= new Http2Pool(this.settings, this.address, this.port, `${this.settings.clusterName} ${this.key}`));
   }
 
+  /** HTTP/2 (h2c or TLS) on meshlet's own codec (codec/http2), for the data path; `http2` is node:http2's. */
+  get rawHttp2(): RawHttp2Pool {
+    return (this.raw2 ??= new RawHttp2Pool(this.settings, this.address, this.port, `${this.settings.clusterName} ${this.key}`));
+  }
+
   /** The settings this host's pools are (or will be) made with. */
   get poolSettings(): PoolSettings {
     return this.settings;
@@ -104,7 +111,7 @@ export class Host {
 
   /** True once a pool exists (a connection may be open). */
   get hasPools(): boolean {
-    return this.h1 !== null || this.h2 !== null || this.raw1 !== null;
+    return this.h1 !== null || this.h2 !== null || this.raw1 !== null || this.raw2 !== null;
   }
 
   /**
@@ -123,9 +130,11 @@ export class Host {
     if (this.h1 !== null) closing.push(this.h1.close());
     if (this.raw1 !== null) closing.push(this.raw1.close());
     if (this.h2 !== null) closing.push(this.h2.close());
+    if (this.raw2 !== null) closing.push(this.raw2.close());
     this.h1 = null;
     this.raw1 = null;
     this.h2 = null;
+    this.raw2 = null;
     return Promise.all(closing).then(() => undefined);
   }
 
@@ -134,8 +143,10 @@ export class Host {
     this.h1?.destroy();
     this.raw1?.destroy();
     this.h2?.destroy();
+    this.raw2?.destroy();
     this.h1 = null;
     this.raw1 = null;
     this.h2 = null;
+    this.raw2 = null;
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { HpackDecoder, type HeaderSink } from '../../../sidecar/src/proxy/h2/hpack/hpack-decoder';
-import { HpackEncoder } from '../../../sidecar/src/proxy/h2/hpack/hpack-encoder';
-import { HpackError } from '../../../sidecar/src/proxy/h2/hpack/hpack-error';
+import { HpackDecoder, type HeaderSink } from '../../../sidecar/src/codec/http2/hpack/hpack-decoder';
+import { HpackEncoder } from '../../../sidecar/src/codec/http2/hpack/hpack-encoder';
+import { HpackError } from '../../../sidecar/src/codec/http2/hpack/hpack-error';
 import {
   HUFFMAN_CODES,
   HUFFMAN_LENGTHS,
@@ -9,7 +9,7 @@ import {
   huffmanEncode,
   huffmanEncodedLength,
   huffmanMaxDecodedLength,
-} from '../../../sidecar/src/proxy/h2/hpack/hpack-huffman';
+} from '../../../sidecar/src/codec/http2/hpack/hpack-huffman';
 
 type Field = [string, string];
 

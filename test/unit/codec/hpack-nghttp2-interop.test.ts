@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { HpackDecoder } from '../../../sidecar/src/proxy/h2/hpack/hpack-decoder';
-import { HpackEncoder } from '../../../sidecar/src/proxy/h2/hpack/hpack-encoder';
+import { HpackDecoder } from '../../../sidecar/src/codec/http2/hpack/hpack-decoder';
+import { HpackEncoder } from '../../../sidecar/src/codec/http2/hpack/hpack-encoder';
 
 // Interop with nghttp2 (inside node:http2), which Huffman-encodes and uses the dynamic table: a raw TCP
 // server speaks just enough HTTP/2 (RFC 9113 §3.4 preface, §4.1 frame layout, SETTINGS, HEADERS +
