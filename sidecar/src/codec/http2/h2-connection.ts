@@ -297,22 +297,26 @@ export class H2Connection implements H2StreamOwner {
   private onDataFrame(buf: Buffer, flags: number, streamId: number, start: number, end: number): void {
     if (streamId === 0) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'DATA on stream 0');
     const frameLength = end - start;
-    // Connection flow control counts the whole payload, padding included (RFC 9113 §6.9.1).
+    // Connection flow control counts the whole payload, padding included (RFC 9113 §6.9.1). Like the stream
+    // window, it is credited back only as bytes are consumed (Envoy: nghttp2_session_consume on drain), so held
+    // bodies of slow readers are bounded by the connection window, not by streams x stream window.
     if (frameLength > this.connRecvWindow) throw new ConnectionError(H2ErrorCode.FLOW_CONTROL_ERROR, 'connection window exceeded');
     this.connRecvWindow -= frameLength;
-    this.creditConnection(frameLength);
     const [s, e] = H2Connection.unpad(buf, flags, start, end, 0);
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       if (this.isIdle(streamId)) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
+      this.creditConnection(frameLength);
       this.writeRstStream(streamId, H2ErrorCode.STREAM_CLOSED);
       return;
     }
     if (stream.remoteEnded) {
+      this.creditConnection(frameLength);
       this.streamError(streamId, H2ErrorCode.STREAM_CLOSED);
       return;
     }
     if (frameLength > stream.recvWindow) {
+      this.creditConnection(frameLength);
       this.streamError(streamId, H2ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
@@ -322,12 +326,14 @@ export class H2Connection implements H2StreamOwner {
     if (padding > 0) this.creditStream(stream, padding);
     const endStream = (flags & FrameFlag.END_STREAM) !== 0;
     if (this.settings.role === 'client' && !stream.finalHeaders) {
+      this.creditConnection(e - s);
       this.streamError(streamId, H2ErrorCode.PROTOCOL_ERROR);
       return;
     }
     stream.receivedLength += e - s;
     if (stream.expectedLength >= 0 && (stream.receivedLength > stream.expectedLength || (endStream && stream.receivedLength !== stream.expectedLength))) {
       // A body longer or shorter than its content-length is malformed (RFC 9113 §8.1.1): never forward it.
+      this.creditConnection(e - s);
       this.streamError(streamId, H2ErrorCode.PROTOCOL_ERROR);
       return;
     }
@@ -345,7 +351,7 @@ export class H2Connection implements H2StreamOwner {
     }
     if (data.length === 0 && !endStream) return;
     stream.handler?.streamData(stream, data, endStream);
-    if (data.length > 0 && !stream.closed) this.creditStream(stream, data.length);
+    if (data.length > 0) this.creditStream(stream, data.length);
     if (endStream) this.maybeClose(stream);
   }
 
@@ -359,7 +365,7 @@ export class H2Connection implements H2StreamOwner {
       const last = held.length === 0 && stream.inboundEnd && stream.inboundTrailers === null;
       if (last) endDelivered = true;
       stream.handler?.streamData(stream, data, last);
-      if (!stream.closed) this.creditStream(stream, data.length);
+      this.creditStream(stream, data.length);
     }
     if (held.length > 0 || stream.paused || stream.closed) return;
     stream.inbound = null;
@@ -374,10 +380,12 @@ export class H2Connection implements H2StreamOwner {
     this.scheduleFlush();
   }
 
+  /** `n` bytes of the stream were consumed: credit the connection always, the stream while it can receive. */
   private creditStream(stream: H2Stream, n: number): void {
+    this.creditConnection(n);
+    if (stream.closed || stream.remoteEnded) return; // nothing more to receive on it: no stream credit needed
     stream.recvUnacked += n;
     const window = this.settings.streamWindow;
-    if (stream.remoteEnded) return; // nothing more to receive: no credit needed
     if (stream.recvUnacked >= window / 2) {
       stream.recvWindow += stream.recvUnacked;
       this.writeWindowUpdate(stream.id, stream.recvUnacked);
@@ -804,7 +812,14 @@ export class H2Connection implements H2StreamOwner {
     if (stream.closed) return;
     stream.closed = true;
     this.dropQueue(stream);
-    stream.inbound = null;
+    const held = stream.inbound;
+    if (held !== null) {
+      // Held DATA is dropped unread: give its bytes back to the connection window.
+      stream.inbound = null;
+      let bytes = 0;
+      for (let i = 0; i < held.length; i++) bytes += held[i]!.length;
+      if (bytes > 0 && !this.closed) this.creditConnection(bytes);
+    }
     this.streams.delete(stream.id);
     this.activeStreams -= 1;
     this.owner.onStreamClosed(this, stream);
