@@ -525,6 +525,24 @@ describe('H2Connection with node:http2 as the peer', function () {
       assert.equal(nodeTrailers?.['x-req-trailer'], 'r');
     });
 
+    it('a HEAD response and a 304 may carry content-length without DATA (RFC 9113 §8.1.1)', async () => {
+      client = await TestClient.connect(port);
+      handler = (stream, headers) => {
+        stream.on('error', () => undefined);
+        stream.respond({ ':status': headers[':path'] === '/304' ? 304 : 200, 'content-length': '1234' }, { endStream: true });
+      };
+      const fields = [':method', 'HEAD', ':scheme', 'http', ':authority', 'example.test', ':path', '/head'];
+      const head = new ClientExchange(client.connection.openStream());
+      head.stream.sendHeaders(fields, fields.length, true);
+      const notModified = client.request('/304');
+      await Promise.all([head.done, notModified.done]);
+      assert.equal(head.resetCode, undefined);
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['content-length'], '1234');
+      assert.equal(notModified.resetCode, undefined);
+      assert.equal(notModified.status, 304);
+    });
+
     it('PING is acknowledged by node', async () => {
       client = await TestClient.connect(port);
       await new Promise<void>((resolve) => client!.connection.ping(resolve));
@@ -867,6 +885,25 @@ describe('H2Connection server against a raw-frame peer (RFC 9113 error handling)
     await peer.waitForType(T.HEADERS, 1);
     await peer.roundTrip();
     assert.ok(!peer.frames.some((f) => f.type === T.GOAWAY || f.type === T.RST_STREAM));
+  });
+
+  it('HEADERS depending on its own stream -> RST_STREAM PROTOCOL_ERROR, never reaches the owner', async () => {
+    const block = peer.block(requestFields('/self'));
+    const payload = Buffer.concat([u32(1), Buffer.from([15]), block]);
+    peer.start(frame(T.HEADERS, F.END_HEADERS | F.END_STREAM | F.PRIORITY, 1, payload), peer.headers(3, requestFields('/next')));
+    assert.equal(await peer.rstCode(1), E.PROTOCOL_ERROR);
+    await peer.waitForType(T.HEADERS, 3);
+    assert.deepEqual(server.requests.map((r) => r.path), ['/next']);
+  });
+
+  it('HEADERS + CONTINUATION depending on its own stream -> RST_STREAM PROTOCOL_ERROR, HPACK stays in step', async () => {
+    const block = peer.block(requestFields('/self', [['x-indexed', 'one']]));
+    const payload = Buffer.concat([u32(1), Buffer.from([15]), block.subarray(0, 4)]);
+    peer.start(frame(T.HEADERS, F.END_STREAM | F.PRIORITY, 1, payload), frame(T.CONTINUATION, F.END_HEADERS, 1, block.subarray(4)), peer.headers(3, requestFields('/next', [['x-indexed', 'one']])));
+    assert.equal(await peer.rstCode(1), E.PROTOCOL_ERROR);
+    await peer.waitForType(T.HEADERS, 3);
+    assert.deepEqual(server.requests.map((r) => r.path), ['/next']);
+    assert.equal(server.requests[0]!.headers['x-indexed'], 'one');
   });
 
   it('a PRIORITY frame on an idle stream does not stop a later HEADERS on it', async () => {

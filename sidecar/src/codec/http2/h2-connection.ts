@@ -47,6 +47,8 @@ const EMPTY = Buffer.alloc(0);
 const ARENA_SIZE = 16 * 1024;
 /** A CONTINUATION sequence may not grow a header block past this many times the header list limit. */
 const MAX_BLOCK_FACTOR = 2;
+/** Not a wire flag: the header block is decoded (HPACK state stays in step) and discarded, its stream reset. */
+const DISCARD_BLOCK = 0x100;
 
 /** Connection error: GOAWAY with `code`, then close (RFC 9113 §5.4.1). */
 class ConnectionError extends Error {
@@ -406,15 +408,15 @@ export class H2Connection implements H2StreamOwner {
   private onHeadersFrame(buf: Buffer, flags: number, streamId: number, start: number, end: number): void {
     if (streamId === 0) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
     const [s, e] = H2Connection.unpad(buf, flags, start, end, (flags & FrameFlag.PRIORITY) !== 0 ? 5 : 0);
-    if ((flags & FrameFlag.PRIORITY) !== 0 && (buf.readUInt32BE(s - 5) & 0x7fffffff) === streamId) {
-      this.streamError(streamId, H2ErrorCode.PROTOCOL_ERROR); // a stream cannot depend on itself (RFC 9113 §5.3.1)
-    }
+    let blockFlags = flags;
+    // A stream cannot depend on itself (RFC 9113 §5.3.1): a stream error, and the request is never served.
+    if ((flags & FrameFlag.PRIORITY) !== 0 && (buf.readUInt32BE(s - 5) & 0x7fffffff) === streamId) blockFlags |= DISCARD_BLOCK;
     if ((flags & FrameFlag.END_HEADERS) !== 0) {
-      this.onHeaderBlock(streamId, flags, buf, s, e);
+      this.onHeaderBlock(streamId, blockFlags, buf, s, e);
       return;
     }
     this.continuationStream = streamId;
-    this.continuationFlags = flags;
+    this.continuationFlags = blockFlags;
     this.continuationParts = [Buffer.from(buf.subarray(s, e))];
     this.continuationBytes = e - s;
   }
@@ -439,6 +441,13 @@ export class H2Connection implements H2StreamOwner {
     const block = this.block;
     const stream = this.streams.get(streamId);
     const server = this.settings.role === 'server';
+    if ((flags & DISCARD_BLOCK) !== 0) {
+      block.begin('trailers');
+      this.decoder.decode(buf, start, end, block);
+      if (server && (streamId & 1) === 1 && streamId > this.lastPeerStreamId) this.lastPeerStreamId = streamId;
+      this.streamError(streamId, H2ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
     if (stream === undefined) {
       if (server && this.isIdle(streamId)) {
         this.newRequestStream(streamId, endStream, buf, start, end);
@@ -487,7 +496,8 @@ export class H2Connection implements H2StreamOwner {
       return;
     }
     stream.finalHeaders = true;
-    stream.expectedLength = block.contentLength;
+    // Responses to HEAD and 304s carry the content-length of a body they do not have (RFC 9113 §8.1.1).
+    stream.expectedLength = stream.headRequest || block.status === 304 ? -1 : block.contentLength;
     if (endStream) {
       stream.remoteEnded = true;
       if (stream.expectedLength > 0) {
@@ -665,6 +675,7 @@ export class H2Connection implements H2StreamOwner {
   sendHeaders(stream: H2Stream, fields: readonly string[], count: number, endStream: boolean): void {
     if (stream.closed || stream.localEnded) return;
     if (endStream) stream.localEnded = true;
+    if (this.settings.role === 'client') stream.headRequest = isHeadRequest(fields, count);
     this.writeHeaderBlock(stream.id, fields, count, endStream);
     if (endStream) this.localEnd(stream);
   }
@@ -978,6 +989,14 @@ export class H2Connection implements H2StreamOwner {
     this.arena.copy(out, 0, 0, n);
     socket.write(out);
   }
+}
+
+/** The request's pseudo-headers (first in the list) say :method HEAD. */
+function isHeadRequest(fields: readonly string[], count: number): boolean {
+  for (let i = 0; i + 1 < count && fields[i]!.charCodeAt(0) === 58 /* ':' */; i += 2) {
+    if (fields[i] === ':method') return fields[i + 1] === 'HEAD';
+  }
+  return false;
 }
 
 function destroySocket(socket: net.Socket): void {
