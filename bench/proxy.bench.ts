@@ -7,7 +7,8 @@
 //
 //   node dist/bench/proxy.bench.js [--profile] [--only h1|h2|grpc] [--no-results]
 //   env: PAIRS=8 SLICE_S=3 LAT_S=5 RATE=2000 BENCH_RUN=<scratch dir> PORT_OFFSET=0 LOCK_WAIT_S=600 MESHLET_NODE_FLAGS="..."
-//   --profile: also runs `node --cpu-prof` on meshlet under HTTP/1.1 saturation and prints where the time goes.
+//   --profile: also runs `node --cpu-prof` on meshlet under HTTP/1.1 saturation (PROFILE_PROTO=h2|grpc: that
+//   scenario) and prints where the time goes.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -446,15 +447,18 @@ async function profileMeshlet(): Promise<string> {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const meshlet = await startMeshlet(['--cpu-prof', `--cpu-prof-dir=${dir}`, '-r', path.join(__dirname, 'profile-exit-hook.js')]);
-  await slice('h1', PORT.meshletH1, meshlet.pid as number, 2);
-  const measured = await slice('h1', PORT.meshletH1, meshlet.pid as number, 10);
+  // PROFILE_PROTO=h2|grpc profiles that scenario instead of HTTP/1.1.
+  const proto = (process.env['PROFILE_PROTO'] ?? 'h1') as Proto;
+  const port = proto === 'h1' ? PORT.meshletH1 : PORT.meshletH2;
+  await slice(proto, port, meshlet.pid as number, 2);
+  const measured = await slice(proto, port, meshlet.pid as number, 10);
   const stopStarted = Date.now();
   await stop(meshlet, 'SIGUSR2', 30_000);
   process.stdout.write(`profiled meshlet exited (${meshlet.exitCode ?? meshlet.signalCode}) ${Date.now() - stopStarted} ms after SIGUSR2\n`);
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   if (files[0] === undefined) return 'no profile written (meshlet did not exit cleanly)';
   const us = measured.cpuNs / 1e3 / Math.max(measured.requests, 1);
-  return `HTTP/1.1 saturation under --cpu-prof: ${(measured.requests / 10).toFixed(0)} rps, ${us.toFixed(1)} µs/req (profiler overhead included)\nprofile: ${path.join(dir, files[0])}\n${summarizeProfile(path.join(dir, files[0]))}`;
+  return `${proto} saturation under --cpu-prof: ${(measured.requests / 10).toFixed(0)} rps, ${us.toFixed(1)} µs/req (profiler overhead included)\nprofile: ${path.join(dir, files[0])}\n${summarizeProfile(path.join(dir, files[0]))}`;
 }
 
 // === report ===
