@@ -8,6 +8,7 @@ import type { DownstreamConnectionInfo } from '../../listener/connection-handler
 import type { Downstream } from '../downstream';
 import { H1Downstream, type H1DownstreamOwner } from './h1-downstream';
 import { HEAD_DEFER, HEAD_INCOMPLETE, parseRequestHead, type ParsedRequestHead } from './h1-request-parser';
+import { readIntoSharedBuffer, restoreStreamReads } from './socket-read-buffer';
 
 /** The per-connection state the proxy keeps (http-proxy's ConnectionContext): limits, idle timer, drain. */
 export interface H1ConnectionContext {
@@ -46,7 +47,9 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
   private clientEnded = false;
   private parsing = false;
   private readingPaused = false;
-  private readonly onDataBound = (chunk: Buffer): void => this.onData(chunk);
+  /** Reads land in a shared reused buffer (onread) instead of 'data' events: bytes kept past a read are copied. */
+  private readonly sharedReads: boolean;
+  private readonly onDataBound = (chunk: Buffer): void => this.onBytes(chunk, chunk.length, false);
   private readonly onEndBound = (): void => this.onEnd();
   private readonly onCloseBound = (): void => this.onClose();
 
@@ -56,10 +59,11 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
     private readonly owner: H1ConnectionOwner<C>,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', this.onDataBound);
     socket.on('end', this.onEndBound);
     socket.on('close', this.onCloseBound);
     socket.on('error', ignoreError);
+    this.sharedReads = readIntoSharedBuffer(socket, (buffer, length) => this.onBytes(buffer, length, true));
+    if (!this.sharedReads) socket.on('data', this.onDataBound);
     socket.resume();
   }
 
@@ -69,69 +73,89 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
 
   // === reading ===
 
-  private onData(data: Buffer): void {
-    let chunk = data;
+  /** `data[0..length)` read from the socket; `transient`: the bytes are overwritten after the call. */
+  private onBytes(data: Buffer, length: number, transient: boolean): void {
+    if (this.closed) return;
+    let start = 0;
     const current = this.current;
     if (current !== null && current.bodyRemaining > 0) {
-      const n = Math.min(chunk.length, current.bodyRemaining);
-      current.pushBody(n === chunk.length ? chunk : chunk.subarray(0, n));
-      if (n === chunk.length) {
-        this.maybeNext(current);
-        return;
-      }
-      chunk = chunk.subarray(n);
+      const n = Math.min(length, current.bodyRemaining);
+      current.pushBody(slice(data, 0, n, transient));
+      start = n;
       this.maybeNext(current);
+      if (start === length) return;
     }
-    this.buffer = this.buffer === null ? chunk : Buffer.concat([this.buffer, chunk]);
-    if (this.current !== null) {
-      if (this.buffer.length > MAX_HELD_BYTES) this.pauseReading();
+    if (this.buffer === null && this.current === null && !this.parsing) {
+      // The usual case: whole heads in this read, parsed where they lie; only a partial tail is kept.
+      const stop = this.serveFrom(data, start, length, transient);
+      if (stop < length && !this.closed) this.hold(slice(data, stop, length, transient));
       return;
     }
-    this.parseNext();
+    this.hold(slice(data, start, length, transient));
+    if (this.current === null) this.parseNext();
   }
 
-  /** Serves every complete request in the buffer, one at a time. */
+  /** Keeps bytes that wait for the current response (or complete a partial head), bounded by MAX_HELD_BYTES. */
+  private hold(bytes: Buffer): void {
+    this.buffer = this.buffer === null ? bytes : Buffer.concat([this.buffer, bytes]);
+    if (this.current !== null && this.buffer.length > MAX_HELD_BYTES) this.pauseReading();
+  }
+
+  /** Serves every complete request in the held bytes, one at a time. */
   private parseNext(): void {
-    if (this.parsing) return;
+    const buf = this.buffer;
+    if (this.parsing || buf === null) return;
+    this.buffer = null;
+    const stop = this.serveFrom(buf, 0, buf.length, false);
+    if (stop < buf.length && !this.closed) this.hold(buf.subarray(stop));
+  }
+
+  /**
+   * Serves the requests in `buf[start..end)` while none is in flight; returns where it stopped (a partial head,
+   * or the bytes after the request now in flight). Hands the connection over at a head the fast path defers.
+   */
+  private serveFrom(buf: Buffer, start: number, end: number, transient: boolean): number {
     this.parsing = true;
+    let i = start;
     try {
-      while (this.buffer !== null && this.current === null && !this.closed) {
-        const buf = this.buffer;
-        const used = parseRequestHead(buf, 0, buf.length, this.head);
-        if (used === HEAD_INCOMPLETE) return;
+      while (i < end && this.current === null && !this.closed) {
+        const used = parseRequestHead(buf, i, end, this.head);
+        if (used === HEAD_INCOMPLETE) return i;
         if (used === HEAD_DEFER) {
-          this.handOver();
-          return;
+          this.handOver(slice(buf, i, end, transient));
+          return end;
         }
         const downstream = new H1Downstream(this, this.head, this.context.scheme);
-        let rest = used;
-        const take = Math.min(buf.length - used, downstream.bodyRemaining);
+        i += used;
+        const take = Math.min(end - i, downstream.bodyRemaining);
         if (take > 0) {
-          downstream.pushBody(buf.subarray(used, used + take));
-          rest += take;
+          downstream.pushBody(slice(buf, i, i + take, transient));
+          i += take;
         }
-        this.buffer = rest === buf.length ? null : buf.subarray(rest);
         this.current = downstream;
         this.context.requestStarted();
         this.owner.serve(downstream, this.context);
       }
+      return i;
     } finally {
       this.parsing = false;
     }
   }
 
   /** Gives the connection to node:http: everything not yet parsed goes back into the socket for llhttp. */
-  private handOver(): void {
+  private handOver(unparsed: Buffer): void {
     const socket = this.socket;
-    socket.removeListener('data', this.onDataBound);
+    if (this.sharedReads) restoreStreamReads(socket);
+    else socket.removeListener('data', this.onDataBound);
     socket.removeListener('end', this.onEndBound);
     socket.removeListener('close', this.onCloseBound);
     socket.removeListener('error', ignoreError);
     socket.pause();
-    const rest = this.buffer;
+    const held = this.buffer;
     this.buffer = null;
     this.closed = true;
-    if (rest !== null) socket.unshift(rest);
+    const rest = held === null ? unparsed : Buffer.concat([unparsed, held]);
+    if (rest.length > 0) socket.unshift(rest);
     this.owner.fallback(socket);
   }
 
@@ -186,6 +210,12 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
     this.resumeReading();
     if (this.buffer !== null) this.parseNext();
   }
+}
+
+/** `buf[start..end)`, copied when the bytes are about to be overwritten (a shared read buffer). */
+function slice(buf: Buffer, start: number, end: number, transient: boolean): Buffer {
+  if (!transient) return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+  return Buffer.from(buf.subarray(start, end));
 }
 
 function ignoreError(): void {
