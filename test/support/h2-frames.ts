@@ -63,10 +63,17 @@ export class RawH2Peer {
   private readonly decoder = new HpackDecoder(4096);
   private pending = Buffer.alloc(0);
   private readonly waiters: Array<() => void> = [];
+  /** Server side: the client preface still to skip before frames. */
+  private prefaceToSkip = 0;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
       this.pending = Buffer.concat([this.pending, chunk]);
+      if (this.prefaceToSkip > 0) {
+        const n = Math.min(this.prefaceToSkip, this.pending.length);
+        this.prefaceToSkip -= n;
+        this.pending = this.pending.subarray(n);
+      }
       while (this.pending.length >= 9) {
         const length = this.pending.readUIntBE(0, 3);
         if (this.pending.length < 9 + length) break;
@@ -91,7 +98,9 @@ export class RawH2Peer {
 
   /** Wraps a socket accepted by a test server (the raw peer plays the server). */
   static accept(socket: net.Socket): RawH2Peer {
-    return new RawH2Peer(socket);
+    const peer = new RawH2Peer(socket);
+    peer.prefaceToSkip = PREFACE.length;
+    return peer;
   }
 
   /** HPACK block for `fields` from this peer's encoder (keeps its dynamic table in step with the other side). */

@@ -950,3 +950,123 @@ describe('H2Connection server against a raw-frame peer (RFC 9113 error handling)
     assert.ok(peer.decode(h.payload).some(([n, v]) => n === 'x-path' && v === '/good'));
   });
 });
+
+describe('H2Connection client against a raw-frame server', function () {
+  this.timeout(10_000);
+  let listener: net.Server;
+  let peer: RawH2Peer;
+  let client: TestClient;
+
+  beforeEach(async () => {
+    let accepted!: (p: RawH2Peer) => void;
+    const acceptedPeer = new Promise<RawH2Peer>((resolve) => (accepted = resolve));
+    listener = net.createServer((socket) => {
+      const p = RawH2Peer.accept(socket);
+      p.send(settings([[3, 100]]));
+      accepted(p);
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    client = await TestClient.connect((listener.address() as AddressInfo).port);
+    peer = await acceptedPeer;
+  });
+  afterEach(async () => {
+    client.connection.destroy();
+    peer.close();
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+  });
+
+  /** The request HEADERS our client sent on `id` (the raw server reads them to keep its HPACK decoder in step). */
+  async function requestArrived(id: number): Promise<void> {
+    const f = await peer.waitForType(T.HEADERS, id);
+    peer.decode(f.payload);
+  }
+
+  it('PUSH_PROMISE to our client -> GOAWAY PROTOCOL_ERROR', async () => {
+    const x = client.request('/p');
+    await requestArrived(1);
+    peer.send(frame(T.PUSH_PROMISE, F.END_HEADERS, 1, Buffer.concat([u32(2), peer.block(requestFields('/pushed'))])));
+    assert.equal(await peer.goawayCode(), E.PROTOCOL_ERROR);
+    await x.done;
+    assert.ok(x.resetCode !== undefined);
+  });
+
+  it('a response body longer than its content-length -> RST_STREAM PROTOCOL_ERROR, the handler hears a reset', async () => {
+    const x = client.request('/cl');
+    await requestArrived(1);
+    peer.send(peer.headers(1, [[':status', '200'], ['content-length', '3']], false), data(1, 'abcdef', true));
+    assert.equal(await peer.rstCode(1), E.PROTOCOL_ERROR);
+    await x.done;
+    assert.equal(x.ended, false);
+    assert.equal(x.resetCode, E.PROTOCOL_ERROR);
+    assert.equal(x.body.length, 0);
+  });
+
+  it('DATA before the response HEADERS -> RST_STREAM PROTOCOL_ERROR', async () => {
+    const x = client.request('/early');
+    await requestArrived(1);
+    peer.send(data(1, 'too early'));
+    assert.equal(await peer.rstCode(1), E.PROTOCOL_ERROR);
+    await x.done;
+    assert.equal(x.resetCode, E.PROTOCOL_ERROR);
+  });
+
+  it('a 100 Continue then the final response', async () => {
+    const x = client.request('/continue');
+    await requestArrived(1);
+    peer.send(peer.headers(1, [[':status', '100']], false), peer.headers(1, [[':status', '201']], false), data(1, 'done', true));
+    await x.done;
+    assert.equal(x.status, 201);
+    assert.equal(x.body.toString(), 'done');
+  });
+
+  it('response HEADERS on a stream we never opened -> GOAWAY PROTOCOL_ERROR', async () => {
+    peer.send(peer.headers(3, [[':status', '200']]));
+    assert.equal(await peer.goawayCode(), E.PROTOCOL_ERROR);
+  });
+
+  it('server GOAWAY: streams above last_stream_id are reset as unprocessed, the rest complete', async () => {
+    const xs = [client.request('/1'), client.request('/3'), client.request('/5')];
+    for (const id of [1, 3, 5]) await requestArrived(id);
+    peer.send(goaway(1, E.NO_ERROR));
+    await Promise.all([xs[1]!.done, xs[2]!.done]);
+    assert.deepEqual(xs.slice(1).map((x) => [x.resetCode, x.unprocessed]), [[E.REFUSED_STREAM, true], [E.REFUSED_STREAM, true]]);
+    assert.equal(client.connection.canOpenStream, false);
+    peer.send(peer.headers(1, [[':status', '204']]));
+    await xs[0]!.done;
+    assert.equal(xs[0]!.status, 204);
+    await peer.waitClosed();
+  });
+
+  it('RST_STREAM REFUSED_STREAM is reported as unprocessed (safe to retry)', async () => {
+    const x = client.request('/refused');
+    await requestArrived(1);
+    peer.send(rstStream(1, E.REFUSED_STREAM));
+    await x.done;
+    assert.equal(x.resetCode, E.REFUSED_STREAM);
+    assert.equal(x.unprocessed, true);
+  });
+
+  it('RST_STREAM NO_ERROR after a complete response stops our request body without failing the stream', async () => {
+    const stream = client.connection.openStream();
+    const x = new ClientExchange(stream);
+    const fields = [':method', 'POST', ':scheme', 'http', ':authority', 'a', ':path', '/early-answer'];
+    stream.sendHeaders(fields, fields.length, false);
+    stream.sendData(Buffer.from('part'), false);
+    await requestArrived(1);
+    peer.send(peer.headers(1, [[':status', '413']], true), rstStream(1, E.NO_ERROR));
+    await x.done;
+    assert.equal(x.status, 413);
+    assert.equal(x.resetCode, undefined);
+    await peer.roundTrip();
+    assert.equal(client.connection.activeStreams, 0);
+  });
+
+  it('padded DATA: the payload is delivered, the padding is not', async () => {
+    const x = client.request('/padded');
+    await requestArrived(1);
+    const payload = Buffer.concat([Buffer.from([5]), Buffer.from('hello'), Buffer.alloc(5)]);
+    peer.send(peer.headers(1, [[':status', '200']], false), frame(T.DATA, F.PADDED | F.END_STREAM, 1, payload));
+    await x.done;
+    assert.equal(x.body.toString(), 'hello');
+  });
+});
