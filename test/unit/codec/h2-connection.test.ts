@@ -49,6 +49,8 @@ class ServerRequest implements H2StreamHandler {
   streamHeaders(): void {}
   streamData(_s: H2Stream, chunk: Buffer, endStream: boolean): void {
     if (chunk.length > 0) this.chunks.push(Buffer.from(chunk));
+    // A reader whose sink is full pauses on every chunk, the last one included (the exchange does this).
+    if (this.server.pauseOnEveryChunk) this.stream.pause();
     if (endStream) this.end();
   }
   streamTrailers(_s: H2Stream, trailers: H2HeaderObject): void {
@@ -84,6 +86,9 @@ class TestServer implements H2ConnectionOwner {
   port = 0;
   /** Pause every new stream (a reader that takes nothing: the peer's windows are not credited). */
   pauseNewStreams = false;
+  /** Pause the stream in every streamData call (the test resumes it). */
+  pauseOnEveryChunk = false;
+  closedStreams = 0;
   /** Called when a request ended; default: echo. */
   onEnded: (r: ServerRequest) => void = (r) => echo(r);
   private readonly server: net.Server;
@@ -117,7 +122,9 @@ class TestServer implements H2ConnectionOwner {
   onGoaway(_c: H2Connection, code: number, last: number): void {
     this.goaways.push([code, last]);
   }
-  onStreamClosed(): void {}
+  onStreamClosed(): void {
+    this.closedStreams += 1;
+  }
   onClose(): void {}
   requestEnded(r: ServerRequest): void {
     this.onEnded(r);
@@ -768,6 +775,24 @@ describe('H2Connection server against a raw-frame peer (RFC 9113 error handling)
     await next.finished();
     assert.equal(next.body.length, 48_000);
     assert.ok(!peer.frames.some((f) => f.type === T.GOAWAY));
+  });
+
+  it('a reader that pauses on the last chunk of a held body still lets the stream close once answered', async () => {
+    server.pauseNewStreams = true;
+    server.pauseOnEveryChunk = true;
+    peer.start(peer.headers(1, requestFields('/paused-end', [], 'POST'), false), data(1, 'one'), data(1, 'two', true));
+    await peer.roundTrip();
+    const r = server.requests[0]!;
+    while (!r.ended) {
+      r.stream.resume(); // one chunk per resume: the reader pauses again in each streamData
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(r.body.toString(), 'onetwo');
+    await peer.waitForType(T.HEADERS, 1); // echoed
+    await peer.waitFor((f) => f.streamId === 1 && (f.flags & F.END_STREAM) !== 0 && f.type === T.DATA);
+    await peer.roundTrip();
+    assert.equal(server.connections[0]!.activeStreams, 0, 'the stream was closed');
+    assert.equal(server.closedStreams, 1);
   });
 
   it('SETTINGS with a length not a multiple of 6 -> GOAWAY FRAME_SIZE_ERROR', async () => {

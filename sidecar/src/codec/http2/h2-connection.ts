@@ -361,13 +361,22 @@ export class H2Connection implements H2StreamOwner {
   streamResumed(stream: H2Stream): void {
     const held = stream.inbound;
     if (held === null) return;
-    let endDelivered = false;
     while (held.length > 0 && !stream.paused && !stream.closed) {
       const data = held.shift()!;
       const last = held.length === 0 && stream.inboundEnd && stream.inboundTrailers === null;
-      if (last) endDelivered = true;
+      if (last) {
+        // The end goes out with this chunk: nothing is held any more, even if the reader pauses in the call
+        // (else the stream would wait forever for a resume that a finished reader never sends).
+        stream.inbound = null;
+        stream.inboundEnd = false;
+      }
       stream.handler?.streamData(stream, data, last);
       this.creditStream(stream, data.length);
+      if (last) {
+        this.maybeClose(stream);
+        this.scheduleFlush();
+        return;
+      }
     }
     if (held.length > 0 || stream.paused || stream.closed) return;
     stream.inbound = null;
@@ -376,7 +385,7 @@ export class H2Connection implements H2StreamOwner {
       const trailers = stream.inboundTrailers;
       stream.inboundTrailers = null;
       if (trailers !== null) stream.handler?.streamTrailers(stream, trailers);
-      else if (!endDelivered) stream.handler?.streamData(stream, EMPTY, true);
+      else stream.handler?.streamData(stream, EMPTY, true);
       this.maybeClose(stream);
     }
     this.scheduleFlush();
