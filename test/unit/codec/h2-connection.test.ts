@@ -1062,6 +1062,14 @@ describe('H2Connection client against a raw-frame server', function () {
     await peer.waitClosed();
   });
 
+  it('after GOAWAY our client closes the socket even if the server never closes its side', async () => {
+    peer.socket.allowHalfOpen = true; // a server that ignores our FIN
+    (peer.socket as unknown as { _readableState: { autoDestroy: boolean } })._readableState.autoDestroy = false;
+    peer.send(goaway(0, E.NO_ERROR));
+    await client.closed();
+    assert.equal(client.connection.closed, true);
+  });
+
   it('RST_STREAM REFUSED_STREAM is reported as unprocessed (safe to retry)', async () => {
     const x = client.request('/refused');
     await requestArrived(1);

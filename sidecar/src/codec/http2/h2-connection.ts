@@ -47,6 +47,8 @@ const EMPTY = Buffer.alloc(0);
 const ARENA_SIZE = 16 * 1024;
 /** A CONTINUATION sequence may not grow a header block past this many times the header list limit. */
 const MAX_BLOCK_FACTOR = 2;
+/** How long a half-closed connection waits for the peer's close (Envoy's default delayed_close_timeout, 1 s). */
+const DELAYED_CLOSE_MS = 1000;
 /** Not a wire flag: the header block is decoded (HPACK state stays in step) and discarded, its stream reset. */
 const DISCARD_BLOCK = 0x100;
 
@@ -868,9 +870,16 @@ export class H2Connection implements H2StreamOwner {
     setImmediate(destroySocket, this.socket);
   }
 
+  /**
+   * Half-closes after the last frames, then closes for good if the peer has not closed within
+   * DELAYED_CLOSE_MS (Envoy's delayed_close_timeout): a peer that never closes its side must not keep the
+   * socket (and a pool's close) waiting forever.
+   */
   private endSocket(): void {
     this.flush();
-    if (!this.socket.destroyed) this.socket.end();
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.end();
+    setTimeout(destroySocket, DELAYED_CLOSE_MS, this.socket).unref();
   }
 
   private onSocketClose(): void {
