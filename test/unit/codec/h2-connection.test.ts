@@ -12,6 +12,9 @@ import type { H2HeaderBlock, H2HeaderObject } from '../../../sidecar/src/codec/h
 import type { H2Stream, H2StreamHandler } from '../../../sidecar/src/codec/http2/h2-stream';
 import { data, E, F, frame, goaway, ping, priority, RawH2Peer, requestFields, rstStream, settings, T, u32, windowUpdate } from '../../support/h2-frames';
 
+const until = async (condition: () => boolean): Promise<void> => {
+  while (!condition()) await new Promise((r) => setTimeout(r, 5));
+};
 const SERVER_SETTINGS: H2ConnectionSettings = { role: 'server', streamWindow: 65_535, connectionWindow: 1024 * 1024, maxConcurrentStreams: 100, maxHeaderListSize: 64 * 1024, headerTableSize: 4096 };
 const CLIENT_SETTINGS: H2ConnectionSettings = { ...SERVER_SETTINGS, role: 'client' };
 
@@ -793,6 +796,30 @@ describe('H2Connection server against a raw-frame peer (RFC 9113 error handling)
     await peer.roundTrip();
     assert.equal(server.connections[0]!.activeStreams, 0, 'the stream was closed');
     assert.equal(server.closedStreams, 1);
+  });
+
+  it('a PING flood from a peer that reads nothing closes the connection instead of buffering the ACKs', async () => {
+    peer.socket.pause();
+    peer.start();
+    while (server.connections.length === 0) await new Promise((r) => setImmediate(r));
+    const connection = server.connections[0]!;
+    const batch = Buffer.concat(Array.from({ length: 10_000 }, () => ping(Buffer.from('floodflo'))));
+    let sent = 0;
+    // Without a bound, 3 million PING ACKs (51 MB) would sit in the socket buffer; the kernel takes a few MB.
+    while (!connection.closed && !peer.socket.destroyed && sent < 3_000_000) {
+      peer.socket.write(batch);
+      sent += 10_000;
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => connection.closed);
+    assert.match(String(connection.error?.message), /flood/);
+  });
+
+  it('many PINGs from a peer that reads them are all answered', async () => {
+    const payloads = Array.from({ length: 3000 }, (_, i) => Buffer.from(String(i).padStart(8, '0')));
+    peer.start(...payloads.map((p) => ping(p)));
+    await peer.waitFor((f) => f.type === T.PING && f.payload.equals(payloads[2999]!));
+    assert.equal(peer.frames.filter((f) => f.type === T.PING).length, 3000);
   });
 
   it('SETTINGS with a length not a multiple of 6 -> GOAWAY FRAME_SIZE_ERROR', async () => {

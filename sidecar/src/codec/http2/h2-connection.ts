@@ -47,6 +47,12 @@ const EMPTY = Buffer.alloc(0);
 const ARENA_SIZE = 16 * 1024;
 /** A CONTINUATION sequence may not grow a header block past this many times the header list limit. */
 const MAX_BLOCK_FACTOR = 2;
+/**
+ * Control frames (PING and SETTINGS ACKs, RST_STREAM) we may have queued while the socket does not drain before
+ * the peer is treated as flooding (CVE-2019-9512/9515; Envoy's max_outbound_frames). Above one read chunk's
+ * worth (64 KiB of PINGs = 3,855 ACKs), so a peer that reads never reaches it.
+ */
+const MAX_OUTBOUND_CONTROL_FRAMES = 10_000;
 /** How long a half-closed connection waits for the peer's close (Envoy's default delayed_close_timeout, 1 s). */
 const DELAYED_CLOSE_MS = 1000;
 /** Not a wire flag: the header block is decoded (HPACK state stays in step) and discarded, its stream reset. */
@@ -115,6 +121,8 @@ export class H2Connection implements H2StreamOwner {
   private arenaUsed = 0;
   private queuedForFlush = false;
   private pingCallbacks: Array<() => void> = [];
+  /** Control frames written since the socket last had nothing buffered (flood detection). */
+  private outboundControlFrames = 0;
   private closeError: Error | undefined;
   private readonly onDataBound = (chunk: Buffer): void => this.onData(chunk);
   private readonly onCloseBound = (): void => this.onSocketClose();
@@ -220,7 +228,7 @@ export class H2Connection implements H2StreamOwner {
         const flags = buf[offset + 4]!;
         const streamId = buf.readUInt32BE(offset + 5) & 0x7fffffff;
         this.onFrame(buf, type, flags, streamId, offset + FRAME_HEADER_LENGTH, frameEnd);
-        if (this.closed) return;
+        if (this.closed || this.socket.destroyed) return;
         offset = frameEnd;
       }
       if (offset < end) this.pending = offset === 0 ? buf : buf.subarray(offset);
@@ -607,6 +615,7 @@ export class H2Connection implements H2StreamOwner {
       }
     }
     this.writeFrame(FrameType.SETTINGS, FrameFlag.ACK, 0, EMPTY, 0, 0);
+    this.countControlFrame();
     if (windowDelta !== 0) {
       for (const stream of this.streams.values()) {
         stream.sendWindow += windowDelta;
@@ -628,6 +637,7 @@ export class H2Connection implements H2StreamOwner {
       return;
     }
     this.writeFrame(FrameType.PING, FrameFlag.ACK, 0, buf, start, end);
+    this.countControlFrame();
   }
 
   private onGoawayFrame(buf: Buffer, streamId: number, start: number, end: number): void {
@@ -815,7 +825,17 @@ export class H2Connection implements H2StreamOwner {
     stream.queuedTrailers = null;
   }
 
+  /**
+   * A peer that makes us answer (PING, SETTINGS, frames on closed streams) but reads nothing would grow our
+   * socket buffer without bound: past the limit the connection is closed.
+   */
+  private countControlFrame(): void {
+    if (++this.outboundControlFrames <= MAX_OUTBOUND_CONTROL_FRAMES || this.socket.destroyed) return;
+    this.destroy(new Error(`HTTP/2 flood: more than ${MAX_OUTBOUND_CONTROL_FRAMES} control frames queued while the peer reads nothing`));
+  }
+
   private onSocketDrain(): void {
+    this.outboundControlFrames = 0;
     for (const stream of this.streams.values()) {
       if (stream.needDrain && stream.queue === null) {
         stream.needDrain = false;
@@ -920,6 +940,7 @@ export class H2Connection implements H2StreamOwner {
   }
 
   private writeRstStream(streamId: number, code: number): void {
+    this.countControlFrame();
     const at = this.reserve(FRAME_HEADER_LENGTH + 4);
     this.frameHeader(at, 4, FrameType.RST_STREAM, 0, streamId);
     this.arena.writeUInt32BE(code, at + FRAME_HEADER_LENGTH);
@@ -1006,6 +1027,8 @@ export class H2Connection implements H2StreamOwner {
     const out = Buffer.allocUnsafe(n);
     this.arena.copy(out, 0, 0, n);
     socket.write(out);
+    // Everything went to the kernel: the peer is reading, the flood count starts over.
+    if (socket.writableLength === 0) this.outboundControlFrames = 0;
   }
 }
 
