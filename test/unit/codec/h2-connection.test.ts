@@ -822,6 +822,30 @@ describe('H2Connection server against a raw-frame peer (RFC 9113 error handling)
     assert.equal(peer.frames.filter((f) => f.type === T.PING).length, 3000);
   });
 
+  it('rapid reset: 600 streams opened and reset at once -> GOAWAY ENHANCE_YOUR_CALM, connection closed', async () => {
+    server.onEnded = () => undefined;
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 600; i++) frames.push(peer.headers(1 + 2 * i, requestFields('/rr', [], 'POST'), false), rstStream(1 + 2 * i, E.CANCEL));
+    peer.start(...frames);
+    assert.equal(await peer.goawayCode(), E.ENHANCE_YOUR_CALM);
+    await peer.waitClosed();
+    assert.ok(server.requests.length <= 600);
+  });
+
+  it('a client that cancels a third of 900 streams is not cut off', async () => {
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 900; i++) {
+      const id = 1 + 2 * i;
+      if (i % 3 === 0) frames.push(peer.headers(id, requestFields('/cancelled', [], 'POST'), false), rstStream(id, E.CANCEL));
+      else frames.push(peer.headers(id, requestFields('/served')));
+    }
+    peer.start(...frames);
+    await peer.waitFor((f) => f.type === T.HEADERS && f.streamId === 1 + 2 * 899);
+    await peer.roundTrip();
+    assert.ok(!peer.frames.some((f) => f.type === T.GOAWAY));
+    assert.equal(server.requests.filter((r) => r.path === '/served').length, 600);
+  });
+
   it('SETTINGS with a length not a multiple of 6 -> GOAWAY FRAME_SIZE_ERROR', async () => {
     peer.send(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(T.SETTINGS, 0, 0, Buffer.alloc(5)));
     assert.equal(await peer.goawayCode(), E.FRAME_SIZE_ERROR);

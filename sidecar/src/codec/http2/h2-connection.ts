@@ -3,6 +3,7 @@
 // node:http2 on meshlet's data path: no per-stream node objects, one socket write per event-loop turn.
 
 import type * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, FRAME_HEADER_LENGTH, FrameFlag, FrameType, H2ErrorCode, MAX_STREAM_ID, MAX_WINDOW_SIZE, SettingId, h2ErrorName } from './h2-constants';
 import { H2HeaderBlock } from './h2-header-block';
 import { H2Stream, STREAM_HIGH_WATER_MARK, type H2StreamOwner } from './h2-stream';
@@ -53,6 +54,13 @@ const MAX_BLOCK_FACTOR = 2;
  * worth (64 KiB of PINGs = 3,855 ACKs), so a peer that reads never reaches it.
  */
 const MAX_OUTBOUND_CONTROL_FRAMES = 10_000;
+/**
+ * Rapid reset (CVE-2023-44487), as Envoy's overload.premature_reset_*: a request stream the client resets within
+ * PREMATURE_RESET_MS of opening it is premature; once PREMATURE_RESET_MIN_STREAMS streams have closed on a
+ * connection, more than half of them premature closes it.
+ */
+const PREMATURE_RESET_MS = 1000;
+const PREMATURE_RESET_MIN_STREAMS = 500;
 /** How long a half-closed connection waits for the peer's close (Envoy's default delayed_close_timeout, 1 s). */
 const DELAYED_CLOSE_MS = 1000;
 /** Not a wire flag: the header block is decoded (HPACK state stays in step) and discarded, its stream reset. */
@@ -121,6 +129,9 @@ export class H2Connection implements H2StreamOwner {
   private arenaUsed = 0;
   private queuedForFlush = false;
   private pingCallbacks: Array<() => void> = [];
+  /** Server role: request streams closed so far, and how many of them the client reset prematurely. */
+  private requestStreamsClosed = 0;
+  private prematureResets = 0;
   /** Control frames written since the socket last had nothing buffered (flood detection). */
   private outboundControlFrames = 0;
   private closeError: Error | undefined;
@@ -547,6 +558,7 @@ export class H2Connection implements H2StreamOwner {
       return;
     }
     const stream = new H2Stream(streamId, this, this.peerInitialWindow, this.settings.streamWindow);
+    stream.openedAt = performance.now();
     stream.remoteEnded = endStream;
     stream.expectedLength = block.contentLength;
     if (endStream && block.contentLength > 0) {
@@ -578,6 +590,12 @@ export class H2Connection implements H2StreamOwner {
     }
     this.closeStream(stream);
     stream.handler?.streamReset(stream, code, code === H2ErrorCode.REFUSED_STREAM);
+    if (this.settings.role === 'server' && performance.now() - stream.openedAt < PREMATURE_RESET_MS) {
+      this.prematureResets += 1;
+      if (this.requestStreamsClosed >= PREMATURE_RESET_MIN_STREAMS && this.prematureResets * 2 > this.requestStreamsClosed) {
+        throw new ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, `${this.prematureResets} of ${this.requestStreamsClosed} streams reset prematurely`);
+      }
+    }
   }
 
   private onSettings(buf: Buffer, flags: number, streamId: number, start: number, end: number): void {
@@ -864,6 +882,7 @@ export class H2Connection implements H2StreamOwner {
     }
     this.streams.delete(stream.id);
     this.activeStreams -= 1;
+    if (this.settings.role === 'server') this.requestStreamsClosed += 1;
     this.owner.onStreamClosed(this, stream);
     if (this.activeStreams === 0 && (this.goawaySent || this.goawayReceived)) this.endSocket();
   }

@@ -70,6 +70,8 @@ export class H2Stream {
   receivedLength = 0;
   /** Response HEADERS with a final status seen (client role): later HEADERS are trailers. */
   finalHeaders = false;
+  /** Server role: performance.now() when the request arrived (premature reset detection). */
+  openedAt = 0;
   /** Client role: the request was HEAD (the response's content-length describes no DATA). */
   headRequest = false;
   /** For the owner of the stream (e.g. the request's connection context). */
