@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Sidecar } from '../../sidecar/src/sidecar';
 import { echoClient, startH2cBackend, type Backend } from '../support/backends';
+import { connectH2 } from '../support/http-clients';
 import { HTTP2_UPSTREAM, HTTP_OPTIONS_TYPE, httpListener, listenerPort, startStaticSidecar, staticCluster } from '../support/sidecar';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -132,16 +133,6 @@ class ScriptedBackend {
   }
 }
 
-async function connect(port: number): Promise<http2.ClientHttp2Session> {
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  session.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    session.once('remoteSettings', () => resolve());
-    session.once('error', reject);
-  });
-  return session;
-}
-
 interface Outcome {
   status: number;
   headers: http2.IncomingHttpHeaders;
@@ -214,7 +205,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   });
 
   it('a client reset mid-response cancels the upstream stream (the backend sees RST_STREAM)', async () => {
-    const session = await connect(port);
+    const session = await connectH2(port);
     const req = session.request({ ':path': '/hold-cancel', ':authority': 'scripted.test' });
     req.on('error', () => undefined);
     await new Promise<void>((resolve) => req.once('data', () => resolve()));
@@ -225,7 +216,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   });
 
   it('a backend reset mid-response resets the client stream (the body is not ended cleanly)', async () => {
-    const session = await connect(port);
+    const session = await connectH2(port);
     const outcome = await request(session, 'scripted.test', '/reset-mid');
     assert.equal(outcome.status, 200);
     assert.notEqual(outcome.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the client must see a reset, not a clean end');
@@ -235,7 +226,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
 
   it('a client that does not read a 5 MB response stops the backend through flow control, then gets every byte', async () => {
     backend.downloadWritten = 0;
-    const session = await connect(port);
+    const session = await connectH2(port);
     const req = session.request({ ':path': '/download', ':authority': 'scripted.test' });
     req.on('error', () => undefined);
     req.pause();
@@ -255,7 +246,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   it('a backend that does not read a 5 MB upload stops the client through flow control, then gets every byte', async () => {
     backend.uploadRead = 0;
     backend.uploadStream = undefined;
-    const session = await connect(port);
+    const session = await connectH2(port);
     const body = randomBytes(FIVE_MB);
     const req = session.request({ ':method': 'POST', ':path': '/upload', ':authority': 'scripted.test' });
     req.on('error', () => undefined);
@@ -294,7 +285,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   });
 
   it('200 concurrent streams on one client connection to an h2c backend', async () => {
-    const session = await connect(port);
+    const session = await connectH2(port);
     const bodies = Array.from({ length: 200 }, (_, i) => randomBytes(100 + i * 13));
     const outcomes = await Promise.all(bodies.map((b, i) => request(session, 'echo.test', `/echo?i=${i}`, b)));
     outcomes.forEach((o, i) => {
@@ -305,7 +296,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   });
 
   it('an upstream GOAWAY with streams in flight: streams above last_stream_id are retried, the others complete', async () => {
-    const session = await connect(port);
+    const session = await connectH2(port);
     const before = backend.streams.length;
     const sessionsBefore = backend.sessions;
     const pending = [0, 1, 2].map((i) => request(session, 'scripted.test', `/wait?i=${i}`));
@@ -325,7 +316,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   });
 
   it('a refused upstream connection: 503 with UF for HTTP/2 requests', async () => {
-    const session = await connect(port);
+    const session = await connectH2(port);
     const o = await request(session, 'refused.test', '/x');
     assert.equal(o.status, 503);
     assert.match(o.body.toString(), /connect|connection/i);
@@ -344,7 +335,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   });
 
   it('upstream max_requests_per_connection 2 on HTTP/2: a new upstream connection every 2 streams', async () => {
-    const session = await connect(port);
+    const session = await connectH2(port);
     const before = backend.sessions;
     for (let i = 0; i < 5; i++) assert.equal((await request(session, 'limited.test', `/plain?i=${i}`)).status, 200);
     assert.equal(backend.sessions - before, 3);
@@ -352,7 +343,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   });
 
   it('downstream drain sends GOAWAY and lets the in-flight stream finish', async () => {
-    const session = await connect(port);
+    const session = await connectH2(port);
     const before = backend.streams.length;
     const pending = request(session, 'scripted.test', '/wait-drain');
     await until(() => backend.streams.length > before);

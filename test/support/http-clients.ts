@@ -1,7 +1,7 @@
 // Small HTTP/1.1 and HTTP/2 clients for tests: one request, the whole reply (status, headers, body, trailers).
 
 import * as http from 'node:http';
-import type * as http2 from 'node:http2';
+import * as http2 from 'node:http2';
 
 export interface Reply {
   status: number;
@@ -46,3 +46,14 @@ export function h2Request(session: http2.ClientHttp2Session, authority: string, 
   });
 }
 
+
+/** A node:http2 client session to 127.0.0.1:`port`, resolved once the server's SETTINGS arrived; errors are ignored. */
+export async function connectH2(port: number, options: http2.ClientSessionOptions = {}): Promise<http2.ClientHttp2Session> {
+  const session = http2.connect(`http://127.0.0.1:${port}`, options);
+  session.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    session.once('remoteSettings', () => resolve());
+    session.once('error', reject);
+  });
+  return session;
+}

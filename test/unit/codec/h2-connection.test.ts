@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { H2Connection, type H2ConnectionOwner, type H2ConnectionSettings } from '../../../sidecar/src/codec/http2/h2-connection';
 import type { H2HeaderBlock, H2HeaderObject } from '../../../sidecar/src/codec/http2/h2-header-block';
 import type { H2Stream, H2StreamHandler } from '../../../sidecar/src/codec/http2/h2-stream';
+import { connectH2 } from '../../support/http-clients';
 import { data, E, F, frame, goaway, ping, priority, RawH2Peer, requestFields, rstStream, settings, T, u32, windowUpdate } from '../../support/h2-frames';
 
 const until = async (condition: () => boolean): Promise<void> => {
@@ -286,16 +287,6 @@ class TestClient implements H2ConnectionOwner {
   onClose(_c: H2Connection, _e: Error | undefined): void {}
 }
 
-/** A node:http2 client session to `port`. */
-async function nodeClient(port: number, options: http2.ClientSessionOptions = {}): Promise<http2.ClientHttp2Session> {
-  const session = http2.connect(`http://127.0.0.1:${port}`, options);
-  await new Promise<void>((resolve, reject) => {
-    session.once('remoteSettings', () => resolve());
-    session.once('error', reject);
-  });
-  return session;
-}
-
 interface NodeReply {
   status: number;
   headers: http2.IncomingHttpHeaders;
@@ -342,7 +333,7 @@ describe('H2Connection with node:http2 as the peer', function () {
     });
 
     it('serves 100 concurrent streams with bodies, each answered with its own body', async () => {
-      session = await nodeClient(server.port);
+      session = await connectH2(server.port);
       const bodies = Array.from({ length: 100 }, (_, i) => randomBytes(1000 + i * 37));
       const replies = await Promise.all(bodies.map((b, i) => nodeRequest(session!, `/s${i}`, { body: b })));
       replies.forEach((r, i) => {
@@ -355,7 +346,7 @@ describe('H2Connection with node:http2 as the peer', function () {
     it('moves 3 MB each way through a 1,000-byte client window and a 16 KiB server stream window', async () => {
       await server.close();
       server = await new TestServer({ ...SERVER_SETTINGS, streamWindow: 16_384, connectionWindow: 65_535 }).listen();
-      session = await nodeClient(server.port, { settings: { initialWindowSize: 1000 } });
+      session = await connectH2(server.port, { settings: { initialWindowSize: 1000 } });
       const body = randomBytes(3 * 1024 * 1024);
       const [a, b] = await Promise.all([nodeRequest(session, '/big1', { body }), nodeRequest(session, '/big2', { body: body.subarray(0, 200_000) })]);
       assert.equal(a.status, 200);
@@ -364,7 +355,7 @@ describe('H2Connection with node:http2 as the peer', function () {
     });
 
     it('delivers request trailers and sends response trailers', async () => {
-      session = await nodeClient(server.port);
+      session = await connectH2(server.port);
       const reply = await nodeRequest(session, '/t', { body: Buffer.from('hello'), headers: { 'x-want-trailers': '1' }, trailers: { 'x-client-trailer': 'yes' } });
       assert.equal(reply.body.toString(), 'hello');
       assert.equal(reply.trailers?.['x-length'], '5');
@@ -372,13 +363,13 @@ describe('H2Connection with node:http2 as the peer', function () {
     });
 
     it('answers node PINGs', async () => {
-      session = await nodeClient(server.port);
+      session = await connectH2(server.port);
       const rtt = await new Promise<number>((resolve, reject) => session!.ping((err, duration) => (err ? reject(err) : resolve(duration))));
       assert.ok(rtt >= 0);
     });
 
     it('a client RST_STREAM reaches the stream handler; other streams continue', async () => {
-      session = await nodeClient(server.port);
+      session = await connectH2(server.port);
       server.onEnded = () => undefined; // hold every response
       const req = session.request({ ':method': 'POST', ':path': '/held' });
       req.on('error', () => undefined);
@@ -393,7 +384,7 @@ describe('H2Connection with node:http2 as the peer', function () {
     });
 
     it('a server reset reaches node as RST_STREAM with our code', async () => {
-      session = await nodeClient(server.port);
+      session = await connectH2(server.port);
       server.onEnded = (r) => r.stream.reset(E.INTERNAL_ERROR);
       const reply = await nodeRequest(session, '/reset');
       assert.equal(reply.rstCode, E.INTERNAL_ERROR);
@@ -412,7 +403,7 @@ describe('H2Connection with node:http2 as the peer', function () {
     });
 
     it('our GOAWAY lets node finish in-flight streams, then the connection closes', async () => {
-      session = await nodeClient(server.port);
+      session = await connectH2(server.port);
       let held: ServerRequest | undefined;
       server.onEnded = (r) => (held = r);
       const pending = nodeRequest(session, '/inflight');
@@ -427,7 +418,7 @@ describe('H2Connection with node:http2 as the peer', function () {
     });
 
     it('node GOAWAY is reported to the owner; the connection closes when streams finish', async () => {
-      session = await nodeClient(server.port);
+      session = await connectH2(server.port);
       await nodeRequest(session, '/one');
       session.goaway(0, 0);
       while (server.goaways.length === 0) await new Promise((r) => setTimeout(r, 5));
@@ -435,7 +426,7 @@ describe('H2Connection with node:http2 as the peer', function () {
     });
 
     it('a peer SETTINGS_INITIAL_WINDOW_SIZE decrease and increase mid-stream keeps the body intact', async () => {
-      session = await nodeClient(server.port, { settings: { initialWindowSize: 65_535 } });
+      session = await connectH2(server.port, { settings: { initialWindowSize: 65_535 } });
       const body = randomBytes(2 * 1024 * 1024);
       const pending = nodeRequest(session, '/resize', { body });
       session.settings({ initialWindowSize: 500 });
@@ -446,7 +437,7 @@ describe('H2Connection with node:http2 as the peer', function () {
     });
 
     it('CONTINUATION both ways: a 40 KiB request header and a 40 KiB response header', async () => {
-      session = await nodeClient(server.port, { maxHeaderListPairs: 1000, maxSendHeaderBlockLength: 200_000 } as http2.ClientSessionOptions);
+      session = await connectH2(server.port, { maxHeaderListPairs: 1000, maxSendHeaderBlockLength: 200_000 } as http2.ClientSessionOptions);
       const big = 'v'.repeat(40 * 1024);
       server.onEnded = (r) => {
         const fields = [':status', '200', 'x-big-back', String(r.headers['x-big']).toUpperCase()];
