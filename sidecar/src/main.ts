@@ -8,6 +8,7 @@ import type { BootstrapConfig } from './config/bootstrap-config';
 import { createLogger } from './observability/logger';
 import { resolveTracingOptions } from './observability/tracing-options';
 import { loadBootstrap } from './xds/bootstrap-loader';
+import { ProtoSchema } from './xds/proto-schema';
 
 // Each command's code is loaded when that command runs, not at process start (issue 3, peak RSS): `meshlet run`
 // never loads the demo (control plane, grpc-js server), inject/ or the file validator.
@@ -15,6 +16,11 @@ const demoModule = (): typeof import('../../examples/demo/demo') => require('../
 const injectModule = (): typeof import('./inject/inject-commands') => require('./inject/inject-commands') as typeof import('./inject/inject-commands');
 const sidecarModule = (): typeof import('./sidecar') => require('./sidecar') as typeof import('./sidecar');
 const validatorModule = (): typeof import('./xds/envoy-file-validator') => require('./xds/envoy-file-validator') as typeof import('./xds/envoy-file-validator');
+
+/** A full GC when node runs with --expose-gc (sidecar/bin/meshlet.js sets it); otherwise nothing. */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
 
 /** The version in the root package.json (found by walking up from this file, in src/ or dist/). */
 function packageVersion(): string {
@@ -44,6 +50,12 @@ async function startSidecar(bootstrap: BootstrapConfig, options: { readonly drai
   if (typeof tracing === 'string') {
     process.stderr.write(`meshlet run: ${tracing}\n`);
     return EXIT_BAD_INPUT;
+  }
+  // The file is decoded: without an xDS server nothing needs the proto schema again. Collecting it now, before
+  // the data plane's modules load, lets them reuse its ~7 MB of old space instead of growing the heap (issue 3).
+  if (bootstrap.xds === null) {
+    ProtoSchema.release();
+    collectGarbage();
   }
   let sidecar;
   try {

@@ -97,17 +97,6 @@ export interface Sidecar {
  */
 export async function createSidecar(bootstrap: BootstrapConfig, options: SidecarOptions = {}): Promise<Sidecar> {
   const logger = options.logger ?? silentLogger();
-  const schema = ProtoSchema.get();
-  const ignoredOnce = new Set<string>();
-  const decodeContext: DecodeContext = {
-    schema,
-    adsClusterNames: new Set(bootstrap.xds?.clusterNames ?? []),
-    onIgnored: (typeUrl, where) => {
-      if (ignoredOnce.has(typeUrl)) return;
-      ignoredOnce.add(typeUrl);
-      logger.info({ typeUrl, where }, 'ignoring filter meshlet does not implement (telemetry-like, safe to skip)');
-    },
-  };
   const store = new SnapshotStore();
   const staticResources: StaticResources = {
     listeners: new Map<string, ListenerConfig>(bootstrap.staticResources.listeners.map((l) => [l.name, l])),
@@ -167,6 +156,17 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     new SnapshotAssembler({ store, resourceTypes: RESOURCE_TYPES, staticResources, logger }).assemble();
     await listenersApplied;
   } else {
+    // The proto schema is needed only to decode ADS responses: a static sidecar holds no reference to it.
+    const ignoredOnce = new Set<string>();
+    const decodeContext: DecodeContext = {
+      schema: ProtoSchema.get(),
+      adsClusterNames: new Set(xds.clusterNames),
+      onIgnored: (typeUrl, where) => {
+        if (ignoredOnce.has(typeUrl)) return;
+        ignoredOnce.add(typeUrl);
+        logger.info({ typeUrl, where }, 'ignoring filter meshlet does not implement (telemetry-like, safe to skip)');
+      },
+    };
     const wildcardTypeUrls: string[] = [];
     if (xds.dynamicListeners) wildcardTypeUrls.push(listenerResource.typeUrl);
     if (xds.dynamicClusters) wildcardTypeUrls.push(clusterResource.typeUrl);

@@ -56,6 +56,14 @@ export class ProtoSchema {
     return ProtoSchema.instance;
   }
 
+  /**
+   * Forgets the process-wide schema so the garbage collector can return it (~6 MB of reflection objects plus the
+   * generated codecs). A static bootstrap needs it only to decode the file at start; a later `get()` loads it again.
+   */
+  static release(): void {
+    ProtoSchema.instance = undefined;
+  }
+
   static load(protosDir: string): ProtoSchema {
     if (!commonRegistered) {
       protobuf.common('descriptor', (descriptorJson as { nested: { google: { nested: { protobuf: { nested: protobuf.INamespace['nested'] } } } } }).nested.google.nested.protobuf.nested as protobuf.INamespace['nested'] & object);

@@ -34,4 +34,12 @@ describe('ProtoSchema', () => {
     assert.equal(ads['StreamAggregatedResources']?.path, '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources');
     assert.equal(ads['StreamAggregatedResources']?.requestStream, true);
   });
+
+  it('release() forgets the process-wide schema; the next get() loads a working one again', () => {
+    const before = ProtoSchema.get();
+    ProtoSchema.release();
+    const after = ProtoSchema.get();
+    assert.notEqual(after, before);
+    assert.equal(after.type('envoy.config.cluster.v3.Cluster').fullName, '.envoy.config.cluster.v3.Cluster');
+  });
 });
