@@ -1,7 +1,7 @@
 // Request and response header hygiene of the HTTP connection manager: hop-by-hop headers, x-forwarded-*,
 // x-request-id, via-based loop detection (conn_manager_utility.cc in Envoy).
 
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type * as http from 'node:http';
 import type { HttpConnectionManagerConfig } from '../config/listener-config';
 
@@ -54,8 +54,43 @@ export function applyForwardingHeaders(headers: http.IncomingHttpHeaders, hcm: H
   }
   if (hcm.generateRequestId) {
     const edgeReplaces = hcm.useRemoteAddress && !hcm.preserveExternalRequestId;
-    if (headers['x-request-id'] === undefined || edgeReplaces) headers['x-request-id'] = randomUUID();
+    if (headers['x-request-id'] === undefined || edgeReplaces) headers['x-request-id'] = nextRequestId();
   }
+}
+
+/** Version 4 UUIDs made per refill: one randomFillSync and one string per 256 requests (as trace-context's pool). */
+const UUID_POOL = 256;
+const UUID_LENGTH = 36;
+const uuidRandom = Buffer.allocUnsafe(UUID_POOL * 16);
+const uuidText = Buffer.allocUnsafe(UUID_POOL * UUID_LENGTH);
+const HEX_DIGITS = '0123456789abcdef';
+let uuidString = '';
+let uuidNext = UUID_POOL;
+
+/** A random (version 4, RFC 9562 §5.4) UUID for x-request-id, cut from a pooled string. */
+function nextRequestId(): string {
+  if (uuidNext === UUID_POOL) refillRequestIds();
+  const start = uuidNext * UUID_LENGTH;
+  uuidNext += 1;
+  return uuidString.slice(start, start + UUID_LENGTH);
+}
+
+function refillRequestIds(): void {
+  randomFillSync(uuidRandom);
+  let out = 0;
+  for (let n = 0; n < UUID_POOL; n += 1) {
+    const src = n * 16;
+    uuidRandom[src + 6] = ((uuidRandom[src + 6] as number) & 0x0f) | 0x40; // version 4
+    uuidRandom[src + 8] = ((uuidRandom[src + 8] as number) & 0x3f) | 0x80; // variant 10
+    for (let i = 0; i < 16; i += 1) {
+      if (i === 4 || i === 6 || i === 8 || i === 10) uuidText[out++] = 0x2d; // '-'
+      const b = uuidRandom[src + i] as number;
+      uuidText[out++] = HEX_DIGITS.charCodeAt(b >> 4);
+      uuidText[out++] = HEX_DIGITS.charCodeAt(b & 15);
+    }
+  }
+  uuidString = uuidText.toString('latin1');
+  uuidNext = 0;
 }
 
 /**

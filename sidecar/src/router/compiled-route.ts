@@ -86,6 +86,9 @@ export class CompiledRoute {
   private readonly requestLevels: readonly HeaderMutations[];
   private readonly responseLevels: readonly HeaderMutations[];
   private readonly redirector: RouteRedirect | null;
+  /** Some level (or weighted cluster) mutates request / response headers: callers skip building HeaderVars otherwise. */
+  readonly mutatesRequestHeaders: boolean;
+  readonly mutatesResponseHeaders: boolean;
 
   constructor(
     readonly config: RouteEntryConfig,
@@ -118,6 +121,8 @@ export class CompiledRoute {
     const levels = parent.mostSpecificHeaderMutationsWins ? [parent.routeConfig, parent.virtualHost, own] : [own, parent.virtualHost, parent.routeConfig];
     this.requestLevels = levels.map((l) => l.request).filter((m) => !m.isEmpty);
     this.responseLevels = levels.map((l) => l.response).filter((m) => !m.isEmpty);
+    this.mutatesRequestHeaders = this.requestLevels.length > 0 || this.weighted.some((w) => !w.headers.request.isEmpty);
+    this.mutatesResponseHeaders = this.responseLevels.length > 0 || this.weighted.some((w) => !w.headers.response.isEmpty);
     this.redirector = config.action.kind === 'redirect' ? new RouteRedirect(config.action) : null;
   }
 

@@ -1,0 +1,54 @@
+// The shared queue of far stream deadlines: near ones are refused (the caller arms its own timer), far ones are
+// handed over once they come near, removed ones never are.
+
+import * as assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { CoarseDeadlineQueue, type DeadlineHolder } from '../../../sidecar/src/proxy/coarse-deadline-queue';
+
+class Holder implements DeadlineHolder {
+  near = 0;
+  constructor(public timerAt: number) {}
+  deadlineNear(): void {
+    this.near += 1;
+  }
+}
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+describe('coarse deadline queue', function () {
+  this.timeout(10_000);
+
+  it('refuses a deadline within a second (the caller arms a precise timer)', () => {
+    const queue = new CoarseDeadlineQueue<Holder>();
+    const now = performance.now();
+    assert.equal(queue.add(new Holder(now + 500), now), false);
+    assert.equal(queue.size, 0);
+  });
+
+  it('hands a far deadline over once it comes near, exactly once', async () => {
+    const queue = new CoarseDeadlineQueue<Holder>();
+    const now = performance.now();
+    const holder = new Holder(now + 1_050);
+    assert.equal(queue.add(holder, now), true);
+    assert.equal(holder.near, 0);
+    await until(() => holder.near > 0);
+    assert.ok(performance.now() < holder.timerAt, 'handed over before the deadline');
+    await until(() => queue.size === 0);
+    assert.equal(holder.near, 1);
+  });
+
+  it('never hands over a removed holder, and keeps the others', async () => {
+    const queue = new CoarseDeadlineQueue<Holder>();
+    const now = performance.now();
+    const removed = new Holder(now + 1_020);
+    const kept = new Holder(now + 1_030);
+    queue.add(removed, now);
+    queue.add(kept, now);
+    queue.remove(removed);
+    await until(() => kept.near > 0);
+    assert.equal(removed.near, 0);
+    assert.equal(queue.size, 0);
+  });
+});
