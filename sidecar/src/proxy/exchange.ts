@@ -20,6 +20,7 @@ import type { Downstream } from './downstream';
 import type { AttemptInfo, AttemptResult, ExchangeInfo, ExchangeObserver } from './exchange-observer';
 import { appendViaOrDetectLoop, applyForwardingHeaders, cleanResponseHeaders, stripHopByHop } from './header-hygiene';
 import { H2Attempt } from './h2/h2-attempt';
+import { CoarseDeadlineQueue } from './coarse-deadline-queue';
 import { sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
 import { compileRetryPolicy, RetryState, type AttemptOutcome } from './retry-state';
@@ -45,9 +46,10 @@ const NO_TRAILERS = undefined;
 
 /**
  * The exchange state machine. One object per request with a fixed shape; it is its own attempt callback target
- * (no per-event closures beyond node's listener registration). Timers: one node timer per stream, armed for the
+ * (no per-event closures beyond node's listener registration). Timers: one timer per stream, armed for the
  * earliest of its deadlines (stream idle, request, route, per-try, retry back-off) and re-armed lazily when it
- * fires early (activity only moves the idle deadline later, so activity never touches the timer).
+ * fires early (activity only moves the idle deadline later, so activity never touches the timer); a deadline
+ * more than a second away waits in a shared coarse queue and gets its node timer only when it comes near.
  */
 export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private route: CompiledRoute | undefined;
@@ -72,9 +74,12 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private requestAcquired = false;
   /** The retry circuit-breaker slot: taken when a retry is scheduled, held by that retry's attempt until it ends. */
   private retrySlot: UpstreamAttempt | 'pending' | undefined;
-  /** The stream's one timer and the performance.now() time it fires at. */
+  /**
+   * The stream's one timer and the performance.now() time it fires at (0 = not armed). A far deadline waits in
+   * streamDeadlines without a node timer until it comes near (deadlineNear).
+   */
   private timer: NodeJS.Timeout | undefined;
-  private timerAt = 0;
+  timerAt = 0;
   /** Deadlines in performance.now() ms; 0 = not armed. */
   private routeDeadline = 0;
   private tryDeadline = 0;
@@ -204,7 +209,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     this.timeoutMs = timeout.globalMs;
     this.perTryTimeoutMs = timeout.perTryMs;
     route.setTimeoutHeaders(this.request.headers, timeout, this.isGrpc, true);
-    route.applyRequestHeaders(this.request.headers, this.headerVars(null), clusterName);
+    if (route.mutatesRequestHeaders) route.applyRequestHeaders(this.request.headers, this.headerVars(null), clusterName);
     const policy = route.retryPolicy;
     if (policy !== null) {
       this.retry = new RetryState(compileRetryPolicy(policy), {
@@ -234,10 +239,11 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       body.on('end', () => this.onRequestEnd());
     } else {
       this.requestComplete = true;
-      this.armRouteTimer();
+      this.armRouteTimer(this.startedAtPerfMs);
     }
     this.startAttempt();
-    this.armTimer();
+    // Still the same synchronous call as startedAtPerfMs: no clock read needed (it only sizes the timer).
+    this.armTimer(this.startedAtPerfMs);
   }
 
   // === downstream request body ===
@@ -274,20 +280,20 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     this.requestComplete = true;
     this.requestDeadline = 0;
     this.attempt?.end();
-    this.armRouteTimer();
+    this.armRouteTimer(this.lastActivityAt);
     this.armTimer();
   }
 
   /** Envoy's route timeout runs from the end of the downstream request to the end of the upstream response. */
-  private armRouteTimer(): void {
+  private armRouteTimer(now: number): void {
     if (this.timeoutMs <= 0 || this.routeDeadline !== 0 || this.finished) return;
-    this.routeDeadline = performance.now() + this.timeoutMs;
+    this.routeDeadline = now + this.timeoutMs;
   }
 
   // === the stream's timer ===
 
   /** (Re)arms the one timer for the earliest deadline, unless it already fires at or before it. */
-  private armTimer(): void {
+  private armTimer(knownNow?: number): void {
     if (this.finished) return;
     let next = Infinity;
     if (this.idleTimeoutMs > 0) next = this.lastActivityAt + this.idleTimeoutMs;
@@ -296,12 +302,29 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     if (this.tryDeadline !== 0 && this.tryDeadline < next) next = this.tryDeadline;
     if (this.backoffDeadline !== 0 && this.backoffDeadline < next) next = this.backoffDeadline;
     if (next === Infinity) return;
-    if (this.timer !== undefined) {
+    if (this.timerAt !== 0) {
       if (this.timerAt <= next) return; // fires first; re-armed then (lazy)
-      clearTimeout(this.timer);
+      this.cancelTimer();
     }
     this.timerAt = next;
-    this.timer = setTimeout(onStreamTimer, Math.max(1, Math.ceil(next - performance.now())), this);
+    const now = knownNow ?? performance.now();
+    if (!streamDeadlines.add(this, now)) this.deadlineNear(now);
+  }
+
+  /** @internal The deadline is near (or was near when armed): a precise node timer from here on. */
+  deadlineNear(now: number): void {
+    if (this.finished || this.timerAt === 0) return;
+    this.timer = setTimeout(onStreamTimer, Math.max(1, Math.ceil(this.timerAt - now)), this);
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    } else {
+      streamDeadlines.remove(this);
+    }
+    this.timerAt = 0;
   }
 
   /** The timer fired: handle every deadline that passed, then re-arm for the next one. */
@@ -353,7 +376,9 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     this.lastHost = host;
     const observers = this.env.observers;
     if (observers.length > 0) {
-      const info: AttemptInfo = { cluster, host, protocol, number: this.attemptCount, startedAtPerfMs: performance.now() };
+      // The first attempt starts within start(), in the same synchronous call as startedAtPerfMs.
+      const startedAtPerfMs = this.attemptCount === 1 ? this.startedAtPerfMs : performance.now();
+      const info: AttemptInfo = { cluster, host, protocol, number: this.attemptCount, startedAtPerfMs };
       this.attemptInfo = info;
       for (const observer of observers) observer.attemptStarted?.(this, info, attemptHead.headers);
     }
@@ -465,7 +490,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     const route = this.route;
     const out = headers as http.OutgoingHttpHeaders;
     cleanResponseHeaders(out, status === 101);
-    if (route !== undefined) route.applyResponseHeaders(new ObjectHeaderMap(out as HeaderObject), this.headerVars(attempt.host), this.selectedClusterName);
+    if (route !== undefined && route.mutatesResponseHeaders) route.applyResponseHeaders(new ObjectHeaderMap(out as HeaderObject), this.headerVars(attempt.host), this.selectedClusterName);
     // HTTP/2 responses may end with trailers without announcing them; HTTP/1.1 ones announce them (Trailer).
     const trailersExpected = attempt.protocol === 'http2' || out['trailer'] !== undefined;
     this.responseStatus = status;
@@ -620,10 +645,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (this.timerAt !== 0) this.cancelTimer();
     if (this.requestAcquired) {
       this.breaker?.releaseRequest();
       this.requestAcquired = false;
@@ -695,6 +717,9 @@ function errorKindFor(outcome: AttemptOutcome): ErrorKind {
       return Errors.upstreamReset;
   }
 }
+
+/** Far stream deadlines of every exchange (route and idle timeouts): one sweep timer instead of one timer each. */
+const streamDeadlines = new CoarseDeadlineQueue<Exchange>();
 
 // Module-level timer handler (hot-path habit: no per-request closures for timers).
 function onStreamTimer(exchange: Exchange): void {
