@@ -178,6 +178,11 @@ export class H2Connection implements H2StreamOwner {
     return !this.closed && !this.goawayReceived && !this.goawaySent && this.nextStreamId <= MAX_STREAM_ID && this.activeStreams < this.peerMaxConcurrentStreams;
   }
 
+  /** Client role: stream ids left for streams we open (2^30 per connection, RFC 9113 §5.1.1). */
+  get streamIdsLeft(): number {
+    return this.nextStreamId > MAX_STREAM_ID ? 0 : (MAX_STREAM_ID - this.nextStreamId) / 2 + 1;
+  }
+
   /** Client role: a new stream; send its HEADERS with `stream.sendHeaders` right away. */
   openStream(): H2Stream {
     const id = this.nextStreamId;

@@ -94,7 +94,9 @@ export class RawHttp2Pool implements H2ConnectionOwner {
   private lease(entry: PooledH2Connection): PooledH2Connection {
     entry.streamsOpened += 1;
     const max = this.settings.maxRequestsPerConnection;
-    if (max !== null && max > 0 && entry.streamsOpened >= max) this.retire(entry);
+    // The caller opens its stream next: when that takes the last stream id, the connection is done (it drains
+    // with GOAWAY once idle), as Envoy does when stream ids run out. ~30 h at 10k requests/s on one connection.
+    if ((max !== null && max > 0 && entry.streamsOpened >= max) || entry.connection.streamIdsLeft <= 1) this.retire(entry);
     return entry;
   }
 
