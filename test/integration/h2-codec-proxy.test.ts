@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Sidecar } from '../../sidecar/src/sidecar';
 import { echoClient, startH2cBackend, type Backend } from '../support/backends';
+import { data, E, RawH2Peer, requestFields } from '../support/h2-frames';
 import { connectH2 } from '../support/http-clients';
 import { HTTP2_UPSTREAM, HTTP_OPTIONS_TYPE, httpListener, listenerPort, startStaticSidecar, staticCluster } from '../support/sidecar';
 
@@ -164,10 +165,18 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   let echoBackend: Backend;
   let port: number;
   let closedPort: number;
+  /** An HTTP/1.1 upstream that records every byte it receives and never answers (smuggling checks). */
+  let recorder: net.Server;
+  const recorded: Buffer[] = [];
 
   before(async () => {
     backend = await new ScriptedBackend().start();
     echoBackend = await startH2cBackend('h2c-echo');
+    recorder = net.createServer((socket) => {
+      socket.on('data', (chunk: Buffer) => recorded.push(chunk));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
     const spare = net.createServer();
     await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
     closedPort = (spare.address() as AddressInfo).port;
@@ -184,6 +193,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
           { name: 'scripted', domains: ['scripted.test'], routes: [{ match: { prefix: '/wait' }, route: { cluster: 'scripted', retry_policy: retry } }, { match: { prefix: '/' }, route: { cluster: 'scripted', timeout: '0s' } }] },
           { name: 'echo', domains: ['echo.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'echo' } }] },
           { name: 'limited', domains: ['limited.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'limited' } }] },
+          { name: 'recorder', domains: ['recorder.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'recorder' } }] },
           { name: 'refused', domains: ['refused.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'refused' } }] },
           { name: 'grpc-refused', domains: ['*'], routes: [{ match: { prefix: '/', grpc: {} }, route: { cluster: 'refused' } }] },
         ]),
@@ -193,6 +203,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
         staticCluster('echo', [echoBackend.port], HTTP2_UPSTREAM),
         staticCluster('limited', [backend.port], maxRequests),
         staticCluster('refused', [closedPort], HTTP2_UPSTREAM),
+        staticCluster('recorder', [(recorder.address() as AddressInfo).port]),
       ],
     });
     port = listenerPort(sidecar, 'in');
@@ -202,6 +213,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
     await sidecar?.stop();
     await backend?.close();
     await echoBackend?.close();
+    await new Promise<void>((resolve) => recorder.close(() => resolve()));
   });
 
   it('a client reset mid-response cancels the upstream stream (the backend sees RST_STREAM)', async () => {
@@ -282,6 +294,30 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
     assert.equal(headers['x-length'], String(FIVE_MB));
     assert.equal(headers['x-sha'], sha(body));
     session.close();
+  });
+
+  it('DATA beyond content-length: the client gets RST_STREAM PROTOCOL_ERROR and no byte of it reaches an HTTP/1.1 upstream', async () => {
+    const peer = await RawH2Peer.connect(port);
+    const fields = requestFields('/smuggle', [['content-length', '3']], 'POST').map(([n, v]): [string, string] => (n === ':authority' ? [n, 'recorder.test'] : [n, v]));
+    peer.start(peer.headers(1, fields, false), data(1, 'abcGET /evil HTTP/1.1\r\nhost: x\r\n\r\n', true));
+    assert.equal(await peer.rstCode(1), E.PROTOCOL_ERROR);
+    await peer.roundTrip();
+    await new Promise((r) => setTimeout(r, 50)); // let anything in flight reach the recorder
+    const seen = Buffer.concat(recorded).toString('latin1');
+    assert.doesNotMatch(seen, /evil/);
+    assert.doesNotMatch(seen, /abc/);
+    peer.close();
+  });
+
+  it('malformed requests (upper-case name, connection header, CR/LF in a value) never reach the upstream', async () => {
+    const peer = await RawH2Peer.connect(port);
+    const base = (path: string, extra: Array<[string, string]>): Array<[string, string]> => [[':method', 'GET'], [':scheme', 'http'], [':authority', 'recorder.test'], [':path', path], ...extra];
+    peer.start(peer.headers(1, base('/malformed-upper', [['X-Upper', 'v']])), peer.headers(3, base('/malformed-conn', [['connection', 'close']])), peer.headers(5, base('/malformed-crlf', [['x-a', 'v\r\nx-evil: 1']])));
+    for (const id of [1, 3, 5]) assert.equal(await peer.rstCode(id), E.PROTOCOL_ERROR);
+    await peer.roundTrip();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.doesNotMatch(Buffer.concat(recorded).toString('latin1'), /malformed/);
+    peer.close();
   });
 
   it('200 concurrent streams on one client connection to an h2c backend', async () => {
