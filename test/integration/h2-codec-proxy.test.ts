@@ -165,6 +165,8 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
   let echoBackend: Backend;
   let port: number;
   let closedPort: number;
+  /** A backend that takes 10 concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS), answering each a little later. */
+  let narrow: http2.Http2Server;
   /** An HTTP/1.1 upstream that records every byte it receives and never answers (smuggling checks). */
   let recorder: net.Server;
   const recorded: Buffer[] = [];
@@ -177,6 +179,12 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
       socket.on('error', () => undefined);
     });
     await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
+    narrow = http2.createServer({ settings: { maxConcurrentStreams: 10 } });
+    narrow.on('stream', (stream) => {
+      stream.on('error', () => undefined);
+      setTimeout(() => stream.respond({ ':status': 200 }, { endStream: true }), 20);
+    });
+    await new Promise<void>((resolve) => narrow.listen(0, '127.0.0.1', resolve));
     const spare = net.createServer();
     await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
     closedPort = (spare.address() as AddressInfo).port;
@@ -194,6 +202,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
           { name: 'echo', domains: ['echo.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'echo' } }] },
           { name: 'limited', domains: ['limited.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'limited' } }] },
           { name: 'recorder', domains: ['recorder.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'recorder' } }] },
+          { name: 'narrow', domains: ['narrow.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'narrow' } }] },
           { name: 'refused', domains: ['refused.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'refused' } }] },
           { name: 'grpc-refused', domains: ['*'], routes: [{ match: { prefix: '/', grpc: {} }, route: { cluster: 'refused' } }] },
         ]),
@@ -203,6 +212,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
         staticCluster('echo', [echoBackend.port], HTTP2_UPSTREAM),
         staticCluster('limited', [backend.port], maxRequests),
         staticCluster('refused', [closedPort], HTTP2_UPSTREAM),
+        staticCluster('narrow', [(narrow.address() as AddressInfo).port], { ...HTTP2_UPSTREAM, circuit_breakers: { thresholds: [{ max_connections: 1 }] } }),
         staticCluster('recorder', [(recorder.address() as AddressInfo).port]),
       ],
     });
@@ -214,6 +224,7 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
     await backend?.close();
     await echoBackend?.close();
     await new Promise<void>((resolve) => recorder.close(() => resolve()));
+    await new Promise<void>((resolve) => narrow.close(() => resolve()));
   });
 
   it('a client reset mid-response cancels the upstream stream (the backend sees RST_STREAM)', async () => {
@@ -328,6 +339,14 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
       assert.equal(o.status, 200, `stream ${i}`);
       assert.ok(o.body.equals(bodies[i]!), `body ${i}`);
     });
+    session.close();
+  });
+
+  it('50 streams to a backend that takes 10 at a time over its one allowed connection: all 200, none refused', async () => {
+    const session = await connectH2(port);
+    assert.equal((await request(session, 'narrow.test', '/warm')).status, 200); // the backend's SETTINGS are known
+    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => request(session, 'narrow.test', `/n${i}`)));
+    assert.deepEqual(outcomes.map((o) => o.status), Array.from({ length: 50 }, () => 200));
     session.close();
   });
 

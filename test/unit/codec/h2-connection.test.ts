@@ -1112,6 +1112,49 @@ describe('H2Connection client against a raw-frame server', function () {
     assert.equal(client.connection.closed, true);
   });
 
+  it('streams beyond the server SETTINGS_MAX_CONCURRENT_STREAMS wait for a slot, in id order, instead of being refused', async () => {
+    peer.send(settings([[3, 2]]));
+    await peer.roundTrip();
+    const first = client.request('/a');
+    const second = client.request('/b');
+    const post = client.request('/c', { body: Buffer.from('body-c') });
+    const cancelled = client.request('/d');
+    const withTrailers = client.request('/e', { body: Buffer.from('x'), trailers: ['x-t', '1'] });
+    cancelled.stream.reset(E.CANCEL); // while waiting: never on the wire, so no RST_STREAM either
+    await requestArrived(1);
+    await requestArrived(3);
+    await peer.roundTrip();
+    assert.equal(peer.frames.filter((f) => f.type === T.HEADERS).length, 2, 'only 2 streams open at once');
+    peer.send(peer.headers(1, [[':status', '200']]));
+    await requestArrived(5);
+    const body = await peer.waitFor((f) => f.type === T.DATA && f.streamId === 5 && (f.flags & F.END_STREAM) !== 0);
+    assert.equal(body.payload.toString(), 'body-c');
+    peer.send(peer.headers(3, [[':status', '200']]));
+    await requestArrived(9);
+    await peer.waitFor((f) => f.type === T.HEADERS && f.streamId === 9 && (f.flags & F.END_STREAM) !== 0); // trailers
+    peer.send(peer.headers(5, [[':status', '201']]), peer.headers(9, [[':status', '202']]));
+    await Promise.all([first.done, second.done, post.done, withTrailers.done]);
+    assert.deepEqual([first.status, second.status, post.status, withTrailers.status], [200, 200, 201, 202]);
+    assert.equal(cancelled.resetCode, undefined);
+    assert.ok(!peer.frames.some((f) => f.streamId === 7), 'the stream cancelled while waiting never reached the wire');
+    assert.deepEqual(peer.frames.filter((f) => f.type === T.HEADERS).map((f) => f.streamId), [1, 3, 5, 9, 9]);
+    assert.equal(client.connection.activeStreams, 0);
+  });
+
+  it('a server GOAWAY resets streams still waiting for a slot as unprocessed', async () => {
+    peer.send(settings([[3, 1]]));
+    await peer.roundTrip();
+    const open = client.request('/open');
+    const waiting = client.request('/waiting');
+    await requestArrived(1);
+    peer.send(goaway(1, E.NO_ERROR));
+    await waiting.done;
+    assert.deepEqual([waiting.resetCode, waiting.unprocessed], [E.REFUSED_STREAM, true]);
+    peer.send(peer.headers(1, [[':status', '200']]));
+    await open.done;
+    assert.equal(open.status, 200);
+  });
+
   it('RST_STREAM REFUSED_STREAM is reported as unprocessed (safe to retry)', async () => {
     const x = client.request('/refused');
     await requestArrived(1);

@@ -95,8 +95,11 @@ function flushDirty(): void {
 export class H2Connection implements H2StreamOwner {
   readonly streams = new Map<number, H2Stream>();
   activeStreams = 0;
-  /** Peer's SETTINGS_MAX_CONCURRENT_STREAMS (streams we may open). */
-  peerMaxConcurrentStreams = Infinity;
+  /**
+   * Peer's SETTINGS_MAX_CONCURRENT_STREAMS (streams we may have open). Until its SETTINGS arrive, 100 (RFC 9113
+   * §6.5.2 recommends at least that; nghttp2 assumes it too).
+   */
+  peerMaxConcurrentStreams = 100;
   /** The peer's first SETTINGS arrived. */
   remoteSettingsReceived = false;
   goawayReceived = false;
@@ -115,6 +118,10 @@ export class H2Connection implements H2StreamOwner {
   private connSendWindow = DEFAULT_WINDOW_SIZE;
   private connRecvWindow: number;
   private connRecvUnacked = 0;
+  /** Client role: streams opened (ids taken) whose HEADERS wait for a free slot under the peer's limit. */
+  private readonly pendingOpens: H2Stream[] = [];
+  /** Client role: our streams whose HEADERS went out and that are not closed. */
+  private streamsOnWire = 0;
   /** Streams with DATA waiting for window, in the order they blocked. */
   private readonly blocked: H2Stream[] = [];
   /** Bytes read but not yet a whole frame. */
@@ -611,6 +618,8 @@ export class H2Connection implements H2StreamOwner {
     }
     if ((end - start) % 6 !== 0) throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS payload not a multiple of 6');
     let windowDelta = 0;
+    // The first SETTINGS replaces our assumption of 100: without the setting, the peer's limit is none.
+    if (!this.remoteSettingsReceived) this.peerMaxConcurrentStreams = Infinity;
     for (let at = start; at < end; at += 6) {
       const id = buf.readUInt16BE(at);
       const value = buf.readUInt32BE(at + 2);
@@ -646,6 +655,7 @@ export class H2Connection implements H2StreamOwner {
       }
       if (windowDelta > 0) this.flushBlocked();
     }
+    if (this.pendingOpens.length > 0) this.openPendingStreams();
     if (!this.remoteSettingsReceived) {
       this.remoteSettingsReceived = true;
       this.owner.onRemoteSettings(this);
@@ -719,15 +729,43 @@ export class H2Connection implements H2StreamOwner {
   sendHeaders(stream: H2Stream, fields: readonly string[], count: number, endStream: boolean): void {
     if (stream.closed || stream.localEnded) return;
     if (endStream) stream.localEnded = true;
-    if (this.settings.role === 'client') stream.headRequest = isHeadRequest(fields, count);
+    if (this.settings.role === 'client') {
+      stream.headRequest = isHeadRequest(fields, count);
+      if (this.pendingOpens.length > 0 || this.streamsOnWire >= this.peerMaxConcurrentStreams) {
+        // Never above the peer's SETTINGS_MAX_CONCURRENT_STREAMS (it would refuse the stream): the stream waits
+        // for a slot, in id order, with any DATA queued behind it, as nghttp2 (Envoy's codec) does.
+        stream.pendingOpen = fields.slice(0, count);
+        stream.pendingOpenEnd = endStream;
+        this.pendingOpens.push(stream);
+        return;
+      }
+      stream.onWire = true;
+      this.streamsOnWire += 1;
+    }
     this.writeHeaderBlock(stream.id, fields, count, endStream);
     if (endStream) this.localEnd(stream);
+  }
+
+  /** Client role: sends the HEADERS of waiting streams while the peer's limit allows, then their queued DATA. */
+  private openPendingStreams(): void {
+    const pending = this.pendingOpens;
+    while (pending.length > 0 && this.streamsOnWire < this.peerMaxConcurrentStreams) {
+      const stream = pending.shift()!;
+      const fields = stream.pendingOpen!;
+      stream.pendingOpen = null;
+      stream.onWire = true;
+      this.streamsOnWire += 1;
+      this.writeHeaderBlock(stream.id, fields, fields.length, stream.pendingOpenEnd);
+      if (stream.pendingOpenEnd) this.localEnd(stream);
+      else if (stream.queue !== null) this.blocked.push(stream);
+    }
+    this.flushBlocked();
   }
 
   sendData(stream: H2Stream, chunk: Buffer, endStream: boolean): boolean {
     if (stream.closed || stream.localEnded) return true;
     if (endStream) stream.localEnded = true;
-    if (stream.queue === null) {
+    if (stream.queue === null && stream.pendingOpen === null) {
       let offset = 0;
       const length = chunk.length;
       while (offset < length) {
@@ -748,8 +786,10 @@ export class H2Connection implements H2StreamOwner {
       stream.queuedBytes = length - offset;
       this.blocked.push(stream);
     } else {
+      // Behind earlier queued DATA, or (client role) behind HEADERS still waiting for a stream slot.
+      const queue = (stream.queue ??= []);
       if (chunk.length > 0) {
-        stream.queue.push(Buffer.from(chunk));
+        queue.push(Buffer.from(chunk));
         stream.queuedBytes += chunk.length;
       }
     }
@@ -764,7 +804,8 @@ export class H2Connection implements H2StreamOwner {
   sendTrailers(stream: H2Stream, fields: readonly string[], count: number): void {
     if (stream.closed || stream.localEnded) return;
     stream.localEnded = true;
-    if (stream.queue !== null) {
+    if (stream.queue !== null || stream.pendingOpen !== null) {
+      stream.queue ??= [];
       stream.queuedTrailers = fields.slice(0, count);
       stream.queuedEnd = true;
       return;
@@ -775,8 +816,10 @@ export class H2Connection implements H2StreamOwner {
 
   resetStream(stream: H2Stream, code: number): void {
     if (stream.closed) return;
+    const neverSent = stream.pendingOpen !== null;
     this.closeStream(stream);
-    this.writeRstStream(stream.id, code);
+    // A stream whose HEADERS never went out is idle for the peer: RST_STREAM on it would be a PROTOCOL_ERROR.
+    if (!neverSent) this.writeRstStream(stream.id, code);
   }
 
   /** False (and a later onDrain) when the socket's own buffer is full. */
@@ -815,6 +858,7 @@ export class H2Connection implements H2StreamOwner {
 
   private flushStreamQueue(stream: H2Stream): void {
     const queue = stream.queue!;
+    let endSent = false;
     while (queue.length > 0) {
       const chunk = queue[0]!;
       const n = Math.min(chunk.length, stream.sendWindow, this.connSendWindow, this.peerMaxFrameSize);
@@ -825,6 +869,7 @@ export class H2Connection implements H2StreamOwner {
       const whole = n === chunk.length;
       const last = whole && queue.length === 1 && stream.queuedEnd && stream.queuedTrailers === null;
       this.writeFrame(FrameType.DATA, last ? FrameFlag.END_STREAM : 0, stream.id, chunk, 0, n);
+      endSent = last;
       if (whole) queue.shift();
       else queue[0] = chunk.subarray(n);
     }
@@ -832,8 +877,9 @@ export class H2Connection implements H2StreamOwner {
     if (stream.queuedEnd) {
       const trailers = stream.queuedTrailers;
       stream.queuedTrailers = null;
-      // Without trailers, END_STREAM went out on the last DATA frame above.
+      // Without trailers, END_STREAM went out on the last DATA frame above (or, for an empty body, goes now).
       if (trailers !== null) this.writeHeaderBlock(stream.id, trailers, trailers.length, true);
+      else if (!endSent) this.writeFrame(FrameType.DATA, FrameFlag.END_STREAM, stream.id, EMPTY, 0, 0);
       this.localEnd(stream);
     }
     if (stream.needDrain && !stream.closed) {
@@ -877,6 +923,11 @@ export class H2Connection implements H2StreamOwner {
     if (stream.closed) return;
     stream.closed = true;
     this.dropQueue(stream);
+    if (stream.pendingOpen !== null) {
+      stream.pendingOpen = null;
+      const i = this.pendingOpens.indexOf(stream);
+      if (i >= 0) this.pendingOpens.splice(i, 1);
+    }
     const held = stream.inbound;
     if (held !== null) {
       // Held DATA is dropped unread: give its bytes back to the connection window.
@@ -888,6 +939,11 @@ export class H2Connection implements H2StreamOwner {
     this.streams.delete(stream.id);
     this.activeStreams -= 1;
     if (this.settings.role === 'server') this.requestStreamsClosed += 1;
+    else if (stream.onWire) {
+      stream.onWire = false;
+      this.streamsOnWire -= 1;
+      if (this.pendingOpens.length > 0 && !this.closed && !this.goawayReceived) this.openPendingStreams();
+    }
     this.owner.onStreamClosed(this, stream);
     if (this.activeStreams === 0 && (this.goawaySent || this.goawayReceived)) this.endSocket();
   }

@@ -70,6 +70,11 @@ export class H2Stream {
   receivedLength = 0;
   /** Response HEADERS with a final status seen (client role): later HEADERS are trailers. */
   finalHeaders = false;
+  /** Client role: HEADERS waiting for a stream slot under the peer's limit (null once sent), with END_STREAM? */
+  pendingOpen: string[] | null = null;
+  pendingOpenEnd = false;
+  /** Client role: our HEADERS went out and the stream counts against the peer's limit. */
+  onWire = false;
   /** Server role: performance.now() when the request arrived (premature reset detection). */
   openedAt = 0;
   /** Client role: the request was HEAD (the response's content-length describes no DATA). */
