@@ -357,11 +357,19 @@ function bootstrap(): object {
   };
 }
 
+/** The node flags users get: those on the shebang line of sidecar/bin/meshlet.js (`#!/usr/bin/env -S node ...`). */
+function launchFlags(): string[] {
+  const shebang = fs.readFileSync(path.join(ROOT, 'sidecar', 'bin', 'meshlet.js'), 'utf8').split('\n', 1)[0] ?? '';
+  const words = shebang.split(' ').filter((w) => w !== '');
+  return words.slice(words.indexOf('node') + 1);
+}
+
 async function startMeshlet(nodeFlags: readonly string[]): Promise<ChildProcess> {
   const file = path.join(RUN, 'meshlet-bootstrap.json');
   fs.writeFileSync(file, JSON.stringify(bootstrap(), null, 2));
+  // MESHLET_NODE_FLAGS come after the launch flags, so they override them (V8: the last value wins).
   const extra = (process.env['MESHLET_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
-  const child = startPinned(PROXY_CPU, 'meshlet', process.execPath, [...extra, ...nodeFlags, path.join(ROOT, 'dist', 'sidecar', 'src', 'main.js'), 'run', '-b', file, '--drain-timeout', '0'], {
+  const child = startPinned(PROXY_CPU, 'meshlet', process.execPath, [...launchFlags(), ...extra, ...nodeFlags, path.join(ROOT, 'dist', 'sidecar', 'src', 'main.js'), 'run', '-b', file, '--drain-timeout', '0'], {
     ...process.env,
     MESHLET_LOG_LEVEL: 'warn',
   });
@@ -599,6 +607,7 @@ async function main(): Promise<void> {
   const nginxProxy = await startServer(PROXY_CPU, 'nginx-proxy', 'nginx', ['-c', render('nginx-proxy.conf.in', SHARED_CONF)], [PORT.nginxH1, p(39212)]);
   const meshlet = await startMeshlet([]);
   const pid = (child: ChildProcess): number => child.pid as number;
+  const meshletStartRss = peakRssMb(pid(meshlet));
   if (only === undefined || only === 'grpc') {
     await checkGrpc(PORT.haproxyH2);
     await checkGrpc(PORT.meshletH2);
@@ -643,6 +652,7 @@ async function main(): Promise<void> {
   accepts.set('whole run', (await backendAccepts()) - acceptsBefore);
   const rss = new Map<string, number>([
     ['meshlet', peakRssMb(pid(meshlet))],
+    ['meshlet at start (before load)', meshletStartRss],
     ['HAProxy', peakRssMb(pid(haproxy))],
     ['nginx', peakRssMb(pid(nginxProxy))],
   ]);

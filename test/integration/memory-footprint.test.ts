@@ -1,6 +1,7 @@
-// `meshlet run` loads only what its configuration uses (issue 3, peak RSS): a static bootstrap in JSON without
-// tracing never loads @grpc/grpc-js (ADS client), the OpenTelemetry SDK, the YAML parser, the demo or inject/.
-// Checked on a real child process: a preload writes the loaded module files when it exits.
+// Memory footprint choices (issue 3, peak RSS), checked on real child processes: `meshlet run` loads only what its
+// configuration uses (a static JSON bootstrap without tracing never loads @grpc/grpc-js, the OpenTelemetry SDK, the
+// YAML parser, the demo or inject/; a preload writes the loaded module files at exit), and the `meshlet` command
+// starts node with the heap flags of its shebang.
 
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -68,5 +69,28 @@ describe('meshlet run loads only what the configuration uses', function () {
   it('--otlp-endpoint loads the OpenTelemetry SDK', async () => {
     const modules = await modulesLoadedBy(dir, ['-b', bootstrapFile, '--otlp-endpoint', 'http://127.0.0.1:9/', '--otlp-protocol', 'http/protobuf']);
     assert.ok(loaded(modules, '@opentelemetry/sdk-trace-base'));
+  });
+});
+
+describe('the meshlet command', function () {
+  this.timeout(30_000);
+
+  it('starts node with the heap flags of its shebang (--max-semi-space-size=4 --expose-gc)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshlet-flags-'));
+    try {
+      const preload = path.join(dir, 'exec-argv.js');
+      const out = path.join(dir, 'exec-argv.json');
+      fs.writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.execArgv)));\n`);
+      // Run as a program (the kernel reads the shebang), the way npm's bin link and the image's entrypoint run it.
+      const env = { ...process.env, NODE_OPTIONS: `-r ${preload}`, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}` };
+      const proc = spawn(MESHLET, ['--version'], { stdio: 'ignore', env });
+      const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+      assert.equal(code, 0);
+      const execArgv = JSON.parse(fs.readFileSync(out, 'utf8')) as string[];
+      assert.ok(execArgv.includes('--max-semi-space-size=4'), execArgv.join(' '));
+      assert.ok(execArgv.includes('--expose-gc'), execArgv.join(' '));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
