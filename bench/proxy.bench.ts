@@ -6,7 +6,7 @@
 // Writes its section of bench/RESULTS.md. Installs nothing: `bench/setup.sh` installs the tools.
 //
 //   node dist/bench/proxy.bench.js [--profile] [--only h1|h2|grpc] [--no-results]
-//   env: PAIRS=8 SLICE_S=3 LAT_S=5 RATE=2000 BENCH_RUN=<scratch dir> PORT_OFFSET=0 LOCK_WAIT_S=600 MESHLET_NODE_FLAGS="..."
+//   env: PAIRS=8 SLICE_S=3 LAT_S=5 LAT_WARMUP_S=1 RATE=2000 BENCH_RUN=<scratch dir> PORT_OFFSET=0 LOCK_WAIT_S=600 MESHLET_NODE_FLAGS="..."
 //   --profile: also runs `node --cpu-prof` on meshlet under HTTP/1.1 saturation (PROFILE_PROTO=h2|grpc: that
 //   scenario) and prints where the time goes.
 
@@ -27,6 +27,7 @@ const PAIRS = Number(process.env['PAIRS'] ?? 8);
 const SLICE_S = Number(process.env['SLICE_S'] ?? 3);
 const LAT_S = Number(process.env['LAT_S'] ?? 4);
 const LAT_PAIRS = Number(process.env['LAT_PAIRS'] ?? 3);
+const LAT_WARMUP_S = Number(process.env['LAT_WARMUP_S'] ?? 1);
 const RATE = Number(process.env['RATE'] ?? 2000);
 const TOOLS = ['haproxy', 'nginx', 'wrk', 'h2load', 'taskset', 'flock'] as const;
 
@@ -240,14 +241,14 @@ async function paired(label: string, proto: Proto, a: { port: number; pid: numbe
 }
 
 /** p50/p99 at a fixed rate: 16 connections started 1 ms apart (staggered), h2load's per-request log. */
-async function latency(label: string, proto: Proto, port: number, pid: number | undefined): Promise<LatencyResult> {
+async function latency(label: string, proto: Proto, port: number, pid: number | undefined, seconds = LAT_S, quiet = false): Promise<LatencyResult> {
   const c = 16;
   const log = path.join(RUN, `lat-${process.pid}.tsv`);
   fs.rmSync(log, { force: true });
   const extra = proto === 'grpc' ? [...GRPC_ARGS, path.join(RUN, 'grpc-request.bin')] : proto === 'h1' ? ['--h1'] : [];
-  const args = [...extra, '-t1', `-c${c}`, '-m1', '--rps', String(RATE / c), '-r1', '--rate-period=1ms', '-n', String(RATE * LAT_S), '--log-file', log, url(port, proto)];
+  const args = [...extra, '-t1', `-c${c}`, '-m1', '--rps', String(RATE / c), '-r1', '--rate-period=1ms', '-n', String(RATE * seconds), '--log-file', log, url(port, proto)];
   const c0 = pid === undefined ? 0 : cpuNs(pid);
-  const out = await run('h2load', args, (LAT_S + 20) * 1000);
+  const out = await run('h2load', args, (seconds + 20) * 1000);
   const c1 = pid === undefined ? 0 : cpuNs(pid);
   const { served, errors } = parseLoad(out);
   const durations = fs.existsSync(log)
@@ -261,7 +262,7 @@ async function latency(label: string, proto: Proto, port: number, pid: number | 
   fs.rmSync(log, { force: true });
   const at = (q: number): number => durations[Math.min(durations.length - 1, Math.floor(durations.length * q))] ?? NaN;
   const result = { label, proto, requests: durations.length, errors, p50: at(0.5), p99: at(0.99), cpuUsPerReq: pid === undefined ? undefined : (c1 - c0) / 1e3 / Math.max(served, 1) };
-  process.stdout.write(`  latency ${label}: p50 ${result.p50} µs, p99 ${result.p99} µs, ${result.requests} requests, errors ${errors}\n`);
+  if (!quiet) process.stdout.write(`  latency ${label}: p50 ${result.p50} µs, p99 ${result.p99} µs, ${result.requests} requests, errors ${errors}\n`);
   return result;
 }
 
@@ -269,6 +270,12 @@ async function latency(label: string, proto: Proto, port: number, pid: number | 
 async function latencyPaired(proto: Proto, labelA: string, a: { port: number; pid: number }, labelB: string, b: { port: number; pid: number }): Promise<[LatencyResult, LatencyResult]> {
   const runsA: LatencyResult[] = [];
   const runsB: LatencyResult[] = [];
+  // Unmeasured warm-up at the same rate on both: the saturation runs before leave other connections and code
+  // shapes behind (the first fixed-rate second re-optimises JavaScript and refills pools).
+  if (LAT_WARMUP_S > 0) {
+    await latency(labelA, proto, a.port, undefined, LAT_WARMUP_S, true);
+    await latency(labelB, proto, b.port, undefined, LAT_WARMUP_S, true);
+  }
   for (let i = 0; i < LAT_PAIRS; i += 1) {
     if (i % 2 === 0) {
       runsA.push(await latency(labelA, proto, a.port, a.pid));
@@ -513,7 +520,7 @@ function formatReport(report: Report): string {
     `Node ${process.version}, ${os.cpus().length} cores; proxy pinned to CPU ${PROXY_CPU}, nginx backend and load on CPU ${CLIENT_CPU}. ` +
       `Load average before ${report.loadBefore}, after ${report.loadAfter} (other work on the box shifts absolute figures; ratios are paired). ` +
       `Saturation: wrk -t1 -c50 (HTTP/1.1), h2load -t1 -c10 -m5 (h2c, gRPC); ${PAIRS} pairs of ${SLICE_S} s slices, median of per-pair ratios. ` +
-      `Latency: h2load, 16 staggered connections at ${RATE} rps for ${LAT_S} s. gRPC: h2load POSTs a framed message with gRPC headers; the backend answers with grpc-status 0 in trailers (checked with one grpc-js call through meshlet).`,
+      `Latency: h2load, 16 staggered connections at ${RATE} rps for ${LAT_S} s, after an unmeasured ${LAT_WARMUP_S} s at that rate on each proxy. gRPC: h2load POSTs a framed message with gRPC headers; the backend answers with grpc-status 0 in trailers (checked with one grpc-js call through meshlet).`,
   );
   lines.push('');
   lines.push('| client → proxy → upstream | proxy CPU µs/req | ÷ HAProxy (paired) | one-core rps |');
