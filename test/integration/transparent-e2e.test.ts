@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { originalDstUnavailableReason } from '../../sidecar/src/listener/original-dst';
-import { inNs, sh, whyNoNamespaces } from '../support/netns';
+import { inNs, letUidTraverseTo, sh, whyNoNamespaces } from '../support/netns';
 import { HCM_TYPE, ROUTER_TYPE, TCP_PROXY_TYPE } from '../support/sidecar';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -139,6 +139,7 @@ describe('transparent mode end to end: meshlet run in a pod namespace with iptab
   const children: ChildProcess[] = [];
   let meshlet: { child: ChildProcess; output: () => string } | undefined;
   let dir: string | undefined;
+  let restoreModes: (() => void) | undefined;
   let created = false;
 
   before(async function () {
@@ -178,6 +179,7 @@ describe('transparent mode end to end: meshlet run in a pod namespace with iptab
     fs.chmodSync(dir, 0o755);
     const file = path.join(dir, 'bootstrap.json');
     fs.writeFileSync(file, JSON.stringify(bootstrap()), { mode: 0o644 });
+    restoreModes = letUidTraverseTo(MESHLET);
     const child = spawn('ip', ['netns', 'exec', pod, 'setpriv', `--reuid=${PROXY_UID}`, `--regid=${PROXY_UID}`, '--clear-groups', process.execPath, MESHLET, 'run', '--bootstrap', file, '--drain-timeout', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
@@ -204,6 +206,7 @@ describe('transparent mode end to end: meshlet run in a pod namespace with iptab
       spawnSync('ip', ['netns', 'del', peer]);
     }
     if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+    restoreModes?.();
   });
 
   it('outbound: the app calls the service VIP:9080 -> 15001 -> 0.0.0.0_9080 -> outbound|9080||reviews... -> the backend in the peer namespace', async () => {

@@ -12,7 +12,7 @@ import type { ConnectionHandle, ConnectionHandlers, DownstreamConnectionInfo } f
 import { ListenerManager } from '../../sidecar/src/listener/listener-manager';
 import { originalDstUnavailableReason } from '../../sidecar/src/listener/original-dst';
 import type { Logger } from '../../sidecar/src/observability/logger';
-import { inNs, sh, whyNoNamespaces } from '../support/netns';
+import { inNs, letUidTraverseTo, sh, whyNoNamespaces } from '../support/netns';
 import { chain, listener, tcpProxy } from '../unit/listener/listener-builders';
 
 const PROXY_UID = 1337;
@@ -92,6 +92,7 @@ if (process.env['MESHLET_TRANSPARENT_CHILD'] === '1') {
     let proxy: ChildProcess | null = null;
     let proxyOut = '';
     let created = false;
+    let restoreModes: (() => void) | undefined;
 
     before(async function () {
       const why = whyNoNamespaces();
@@ -123,6 +124,7 @@ if (process.env['MESHLET_TRANSPARENT_CHILD'] === '1') {
         P(t, '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-m', 'owner', '!', '--uid-owner', String(PROXY_UID), '!', '-d', loopback, '-j', 'REDIRECT', '--to-ports', '15001');
         P(t, '-t', 'nat', '-A', 'PREROUTING', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15006');
       }
+      restoreModes = letUidTraverseTo(__filename);
       proxy = spawn('ip', ['netns', 'exec', pod, 'setpriv', `--reuid=${PROXY_UID}`, `--regid=${PROXY_UID}`, '--clear-groups', process.execPath, __filename], {
         env: { ...process.env, MESHLET_TRANSPARENT_CHILD: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -137,6 +139,7 @@ if (process.env['MESHLET_TRANSPARENT_CHILD'] === '1') {
 
     after(() => {
       if (proxy !== null) proxy.kill('SIGKILL');
+      restoreModes?.();
       if (created) {
         spawnSync('ip', ['netns', 'del', pod]);
         spawnSync('ip', ['netns', 'del', client]);

@@ -2,6 +2,8 @@
 // running commands, and running Node scripts inside a namespace.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /** Why network namespaces (with the given tools and the iptables nat table) cannot be used here; undefined when they can. */
 export function whyNoNamespaces(tools: readonly string[] = ['ip', 'iptables', 'ip6tables', 'setpriv']): string | undefined {
@@ -34,4 +36,27 @@ export function inNs(ns: string, script: string): Promise<string> {
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`app exited ${code}: ${err}`))));
   });
+}
+
+/**
+ * The proxy child runs as another UID (1337) from this checkout. A checkout inside a private directory (`mktemp -d`
+ * makes 0700 ones) is unreadable to that UID, so the folders above it get o+x (traverse only) for the test;
+ * the returned function puts their modes back.
+ */
+export function letUidTraverseTo(target: string): () => void {
+  const changed: Array<[string, number]> = [];
+  let dir = path.dirname(path.resolve(target));
+  for (;;) {
+    const mode = fs.statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      fs.chmodSync(dir, mode | 0o001);
+      changed.push([dir, mode]);
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return () => {
+    for (const [d, mode] of changed.reverse()) fs.chmodSync(d, mode);
+  };
 }
