@@ -8,7 +8,7 @@ import type { Host } from '../../upstream/host';
 import type { Downstream, ResponseHeaders } from '../downstream';
 import type { AttemptCallbacks, UpstreamAttempt, UpstreamRequestHead } from '../upstream-attempt';
 import type { ParsedRequestHead } from './h1-request-parser';
-import { RawH1Attempt } from './raw-h1-attempt';
+import { openRawHttp1Attempt } from './raw-h1-attempt';
 import { serializeHeaders } from './h1-serialize';
 
 /** What the downstream needs from its connection. */
@@ -111,7 +111,7 @@ export class H1Downstream implements Downstream {
 
   /** A plaintext cluster gets the raw keep-alive relay; TLS clusters keep the agent path (undefined). */
   openHttp1Attempt(host: Host, callbacks: AttemptCallbacks, head: UpstreamRequestHead): UpstreamAttempt | undefined {
-    return host.poolSettings.tls === null ? new RawH1Attempt(host, callbacks, head) : undefined;
+    return openRawHttp1Attempt(host, callbacks, head);
   }
 
   respond(status: number, headers: ResponseHeaders, endStream: boolean, _trailersExpected: boolean): void {

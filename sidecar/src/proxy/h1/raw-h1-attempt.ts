@@ -201,3 +201,8 @@ export class RawH1Attempt implements UpstreamAttempt, RawConnectionUser, Respons
     else this.host.rawHttp1.cancel(this);
   }
 }
+
+/** The raw keep-alive relay for a plaintext cluster; undefined for TLS clusters (they keep the agent path). */
+export function openRawHttp1Attempt(host: Host, callbacks: AttemptCallbacks, head: UpstreamRequestHead): UpstreamAttempt | undefined {
+  return host.poolSettings.tls === null ? new RawH1Attempt(host, callbacks, head) : undefined;
+}

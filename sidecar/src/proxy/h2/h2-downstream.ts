@@ -7,7 +7,7 @@ import { H2ErrorCode } from '../../codec/http2/h2-constants';
 import type { H2Stream, H2StreamHandler } from '../../codec/http2/h2-stream';
 import type { Host } from '../../upstream/host';
 import type { Downstream, RequestBody, ResponseHeaders } from '../downstream';
-import { RawH1Attempt } from '../h1/raw-h1-attempt';
+import { openRawHttp1Attempt } from '../h1/raw-h1-attempt';
 import type { AttemptCallbacks, UpstreamAttempt, UpstreamRequestHead } from '../upstream-attempt';
 import { flattenHeaders, SCRATCH_FIELDS } from './h2-fields';
 
@@ -173,6 +173,6 @@ export class H2Downstream implements Downstream, H2StreamHandler, RequestBody {
 
   /** A plaintext cluster gets the raw HTTP/1.1 keep-alive relay; TLS clusters keep the agent path (undefined). */
   openHttp1Attempt(host: Host, callbacks: AttemptCallbacks, head: UpstreamRequestHead): UpstreamAttempt | undefined {
-    return host.poolSettings.tls === null ? new RawH1Attempt(host, callbacks, head) : undefined;
+    return openRawHttp1Attempt(host, callbacks, head);
   }
 }

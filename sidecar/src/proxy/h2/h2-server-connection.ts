@@ -6,6 +6,7 @@ import type { HttpConnectionManagerConfig } from '../../config/listener-config';
 import { H2Connection, type H2ConnectionOwner, type H2ConnectionSettings } from '../../codec/http2/h2-connection';
 import type { H2HeaderBlock } from '../../codec/http2/h2-header-block';
 import type { H2Stream } from '../../codec/http2/h2-stream';
+import { h2Settings } from '../../codec/http2/h2-settings';
 import type { Downstream } from '../downstream';
 import { H2Downstream } from './h2-downstream';
 
@@ -23,24 +24,9 @@ export interface H2ServerOwner<C extends H2ServerContext> {
   serve(downstream: Downstream, context: C): void;
 }
 
-/**
- * Our receive windows: Envoy's defaults are 256 MiB, but a stream's window is also how much of a request body we
- * hold while the upstream is slow (credit returns only as the exchange takes bytes), so they are capped.
- */
-const MAX_STREAM_WINDOW = 1024 * 1024;
-const MAX_CONNECTION_WINDOW = 16 * 1024 * 1024;
-
-/** The codec settings a connection manager's http2_protocol_options give (RFC 9113 §6.5.2 limits). */
+/** The codec settings a connection manager's http2_protocol_options and max_request_headers_kb give. */
 export function serverSettings(hcm: HttpConnectionManagerConfig): H2ConnectionSettings {
-  const h2 = hcm.http2;
-  return {
-    role: 'server',
-    streamWindow: Math.min(h2.initialStreamWindowSize, MAX_STREAM_WINDOW),
-    connectionWindow: Math.min(h2.initialConnectionWindowSize, MAX_CONNECTION_WINDOW),
-    maxConcurrentStreams: Math.min(h2.maxConcurrentStreams, 2 ** 31 - 1),
-    maxHeaderListSize: hcm.maxRequestHeadersKb * 1024,
-    headerTableSize: h2.hpackTableSize >= 0 ? Math.min(h2.hpackTableSize, 65_536) : 4096,
-  };
+  return h2Settings('server', hcm.http2, hcm.maxRequestHeadersKb * 1024);
 }
 
 const TOO_LARGE_FIELDS = [':status', '431', 'content-length', '0'];

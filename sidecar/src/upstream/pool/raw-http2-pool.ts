@@ -6,18 +6,12 @@ import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { H2Connection, type H2ConnectionOwner, type H2ConnectionSettings } from '../../codec/http2/h2-connection';
 import { H2ErrorCode } from '../../codec/http2/h2-constants';
+import { h2Settings } from '../../codec/http2/h2-settings';
 import type { TimerHandle } from '../../core/clock';
 import { Errors, ProxyError } from '../../core/errors';
 import { armConnectTimeout } from './connect-timeout';
 import type { PoolStats } from './http1-pool';
 import type { PoolSettings } from './pool-settings';
-
-/**
- * Our receive windows. Envoy's defaults are 256 MiB; here a stream's window is also its read buffer while the
- * downstream is slow (credit is returned only as the exchange takes the bytes), so it is capped at 1 MiB.
- */
-const MAX_STREAM_WINDOW = 1024 * 1024;
-const MAX_CONNECTION_WINDOW = 16 * 1024 * 1024;
 
 /** One connection and the pool's facts about it. */
 export class PooledH2Connection {
@@ -56,15 +50,8 @@ export class RawHttp2Pool implements H2ConnectionOwner {
     private readonly port: number,
     private readonly where: string,
   ) {
-    const h2 = settings.http2;
-    this.codecSettings = {
-      role: 'client',
-      streamWindow: Math.min(h2.initialStreamWindowSize, MAX_STREAM_WINDOW),
-      connectionWindow: Math.min(h2.initialConnectionWindowSize, MAX_CONNECTION_WINDOW),
-      maxConcurrentStreams: h2.maxConcurrentStreams,
-      maxHeaderListSize: 96 * 1024,
-      headerTableSize: h2.hpackTableSize >= 0 ? Math.min(h2.hpackTableSize, 65_536) : 4096,
-    };
+    // Response header blocks up to 96 KiB (Envoy's max_response_headers_kb default is 80 KiB).
+    this.codecSettings = h2Settings('client', settings.http2, 96 * 1024);
   }
 
   /** Connections currently handed out for new streams. */
