@@ -28,8 +28,8 @@ describe('the demo (npm start)', () => {
     assert.doesNotMatch(text, /broken STATIC/, 'the rejected cluster never enters the config');
     const totals = /client saw (\d+) answers, (\d+) errors/.exec(text);
     assert.ok(totals !== null, text);
-    assert.ok(Number(totals[1]) > 50, 'traffic flowed');
-    assert.equal(Number(totals[2]), 0, 'the failing instance was hidden by retries');
+    assert.ok(Number(totals[1]) > 50, `traffic flowed:\n${text}`);
+    assert.equal(Number(totals[2]), 0, `the failing instance was hidden by retries:\n${text}`);
   });
 
   it('runs from the CLI with --duration and exits 0; a bad --duration exits 2', async function () {
