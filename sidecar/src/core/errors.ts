@@ -16,6 +16,8 @@ export type ResponseFlag =
   | 'DPE' // downstream protocol error
   | 'UPE' // upstream protocol error
   | 'SI' // stream idle timeout
+  | 'DT' // downstream max stream duration reached (HCM / route max_stream_duration, grpc-timeout)
+  | 'UMSDR' // upstream max stream duration reached (cluster max_stream_duration)
   | 'LR' // local reset
   | 'DI' // direct response / redirect (not an error; recorded for the access log)
   | 'NFCF'; // no filter chain found
@@ -70,6 +72,15 @@ export const Errors = {
   streamIdleTimeout: kind('stream_idle_timeout', 408, GrpcStatus.DEADLINE_EXCEEDED, 'SI', false, 'stream_idle_timeout'),
   // HCM request_timeout (conn_manager_impl onRequestTimeout): 408, no response flag, details request_overall_timeout.
   requestTimeout: kind('request_timeout', 408, GrpcStatus.DEADLINE_EXCEEDED, undefined, false, 'request_overall_timeout'),
+  // HCM onStreamMaxDurationReached: Utility::maybeRequestTimeoutCode -> 504 once the request was fully received,
+  // else 408; flag DT, DEADLINE_EXCEEDED for gRPC callers.
+  maxDurationTimeout: kind('max_duration_timeout', 504, GrpcStatus.DEADLINE_EXCEEDED, 'DT', false, 'max_duration_timeout'),
+  maxDurationTimeoutIncompleteRequest: kind('max_duration_timeout_incomplete_request', 408, GrpcStatus.DEADLINE_EXCEEDED, 'DT', false, 'max_duration_timeout'),
+  // Router onStreamMaxDurationReached (cluster max_stream_duration, per attempt): maybeRequestTimeoutCode as above.
+  upstreamMaxStreamDuration: kind('upstream_max_stream_duration', 504, GrpcStatus.DEADLINE_EXCEEDED, 'UMSDR', false, 'upstream_max_stream_duration_reached'),
+  upstreamMaxStreamDurationIncompleteRequest: kind('upstream_max_stream_duration_incomplete_request', 408, GrpcStatus.DEADLINE_EXCEEDED, 'UMSDR', false, 'upstream_max_stream_duration_reached'),
+  // HCM onRequestHeaderTimeout (request_headers_timeout): 408, no flag; HTTP/1.1 closes the connection after it.
+  requestHeaderTimeout: kind('request_header_timeout', 408, GrpcStatus.DEADLINE_EXCEEDED, undefined, false, 'request_header_timeout'),
   downstreamProtocolError: kind('downstream_protocol_error', 400, GrpcStatus.INTERNAL, 'DPE', false, 'protocol_error'),
   loopDetected: kind('loop_detected', 508, GrpcStatus.UNAVAILABLE, 'DPE', false, 'loop_detected'),
   draining: kind('draining', 503, GrpcStatus.UNAVAILABLE, 'LR', true, 'listener_draining'),

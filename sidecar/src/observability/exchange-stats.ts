@@ -35,6 +35,8 @@ export class ClusterRequestStats {
   connectFailures = 0;
   /** `upstream_rq_rx_reset` (resets and refused streams). */
   resets = 0;
+  /** `upstream_rq_max_duration_reached`: attempts reset at the cluster's max_stream_duration. */
+  maxDurationReached = 0;
   /** Attempts in flight (`upstream_rq_active`). */
   active = 0;
   readonly time = new LatencyHistogram();
@@ -45,6 +47,8 @@ export class ListenerRequestStats {
   rqTotal = 0;
   readonly rqByClass: number[] = [0, 0, 0, 0, 0, 0];
   active = 0;
+  /** `downstream_rq_max_duration_reached`: streams ended by max_stream_duration (flag DT). */
+  maxDurationReached = 0;
   /** Local replies and resets by Envoy response flag (UH, UF, UO, NR, ...). */
   readonly flags = new Map<string, number>();
   readonly time = new LatencyHistogram();
@@ -109,6 +113,7 @@ export class ExchangeStats {
       case 'reset': case 'refused_stream': stats.resets += 1; break;
       case 'per_try_timeout': stats.perTryTimeouts += 1; break;
       case 'timeout': stats.timeouts += 1; break;
+      case 'max_stream_duration': stats.maxDurationReached += 1; break;
       default: break;
     }
   }
@@ -120,6 +125,7 @@ export class ExchangeStats {
     const c = statusClass(outcome.status);
     stats.rqByClass[c] = (stats.rqByClass[c] ?? 0) + 1;
     stats.time.observe(outcome.durationMs);
+    if (outcome.flag === 'DT') stats.maxDurationReached += 1;
     if (outcome.flag !== undefined) stats.flags.set(outcome.flag, (stats.flags.get(outcome.flag) ?? 0) + 1);
   }
 
@@ -134,6 +140,7 @@ export class ExchangeStats {
       out.counter('envoy_cluster_upstream_rq_per_try_timeout', 'Attempts that hit the per-try timeout', l, s.perTryTimeouts);
       out.counter('envoy_cluster_upstream_cx_connect_fail', 'Connection failures', l, s.connectFailures);
       out.counter('envoy_cluster_upstream_rq_rx_reset', 'Attempts reset before a response', l, s.resets);
+      out.counter('envoy_cluster_upstream_rq_max_duration_reached', 'Attempts reset at the cluster max_stream_duration', l, s.maxDurationReached);
       out.gauge('envoy_cluster_upstream_rq_active', 'Attempts in flight', l, s.active);
       out.histogram('envoy_cluster_upstream_rq_time', 'Upstream response time in ms (to response headers)', l, LATENCY_BOUNDS_MS, s.time.buckets, s.time.sum);
     }
@@ -142,6 +149,7 @@ export class ExchangeStats {
       out.counter('envoy_http_downstream_rq_total', 'Downstream requests', l, s.rqTotal);
       for (let c = 1; c <= 5; c++) out.counter('envoy_http_downstream_rq_xx', 'Downstream responses by status class', { ...l, envoy_response_code_class: String(c) }, s.rqByClass[c] ?? 0);
       out.gauge('envoy_http_downstream_rq_active', 'Downstream requests in flight', l, s.active);
+      out.counter('envoy_http_downstream_rq_max_duration_reached', 'Streams ended by max_stream_duration', l, s.maxDurationReached);
       out.histogram('envoy_http_downstream_rq_time', 'Downstream request duration in ms', l, LATENCY_BOUNDS_MS, s.time.buckets, s.time.sum);
       for (const [flag, count] of s.flags) out.counter('meshlet_http_downstream_rq_response_flag', 'Requests by Envoy response flag', { ...l, response_flag: flag }, count);
     }

@@ -32,7 +32,7 @@ export interface AttemptView {
 /** How an attempt ended (proxy's AttemptResult). */
 export type AttemptOutcome =
   | { readonly kind: 'response'; readonly status: number; readonly grpcStatus: number | undefined }
-  | { readonly kind: 'connect_failure' | 'reset' | 'refused_stream' | 'per_try_timeout' | 'timeout' | 'cancelled' };
+  | { readonly kind: 'connect_failure' | 'reset' | 'refused_stream' | 'per_try_timeout' | 'timeout' | 'cancelled' | 'max_stream_duration' };
 
 /** What the client got (proxy's ExchangeSummary). */
 export interface ExchangeOutcome {

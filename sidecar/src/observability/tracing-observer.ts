@@ -71,7 +71,7 @@ interface SampledExchange {
 }
 
 const RESULT_ERROR_TYPE: Record<string, string> = {
-  connect_failure: 'connect_failure', reset: 'reset', refused_stream: 'refused_stream', per_try_timeout: 'timeout', timeout: 'timeout', cancelled: 'cancelled',
+  connect_failure: 'connect_failure', reset: 'reset', refused_stream: 'refused_stream', per_try_timeout: 'timeout', timeout: 'timeout', cancelled: 'cancelled', max_stream_duration: 'timeout',
 };
 
 function splitAuthority(authority: string): { host: string; port: number | undefined } {

@@ -39,7 +39,7 @@ export interface AttemptInfo {
 /** How an attempt ended, as Envoy's router reports it to outlier detection (`putHttpResponseCode` / `putResult`). */
 export type AttemptResult =
   | { readonly kind: 'response'; readonly status: number; readonly grpcStatus: number | undefined }
-  | { readonly kind: 'connect_failure' | 'reset' | 'refused_stream' | 'per_try_timeout' | 'timeout' | 'cancelled' };
+  | { readonly kind: 'connect_failure' | 'reset' | 'refused_stream' | 'per_try_timeout' | 'timeout' | 'cancelled' | 'max_stream_duration' };
 
 /** What the client got. */
 export interface ExchangeSummary {

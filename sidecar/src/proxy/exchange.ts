@@ -22,6 +22,7 @@ import { appendViaOrDetectLoop, applyForwardingHeaders, cleanResponseHeaders, st
 import { H2Attempt } from './h2/h2-attempt';
 import { CoarseDeadlineQueue } from './coarse-deadline-queue';
 import { sendLocalReply } from './local-reply';
+import { NO_STREAM_DURATION, streamDurationMs } from './stream-duration';
 import type { ProxyRuntime } from './proxy-runtime';
 import { compileRetryPolicy, RetryState, type AttemptOutcome } from './retry-state';
 import { Http1Attempt, Http2Attempt, type AttemptCallbacks, type UpstreamAttempt, type UpstreamRequestHead } from './upstream-attempt';
@@ -85,6 +86,10 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
   private tryDeadline = 0;
   private backoffDeadline = 0;
   private requestDeadline = 0;
+  /** Max stream duration (route / HCM max_stream_duration, grpc-timeout), from the stream's start. */
+  private durationDeadline = 0;
+  /** The cluster's max_stream_duration for the current attempt, from its start. */
+  private attemptDurationDeadline = 0;
   /** Stream idle timeout: HCM stream_idle_timeout, replaced by the route's idle_timeout once routed; 0 = off. */
   private idleTimeoutMs: number;
   private lastActivityAt: number;
@@ -164,6 +169,9 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     this.routeName = route.name;
     // Route idle_timeout overrides the HCM stream_idle_timeout for this stream (0 disables it).
     if (route.idleTimeoutMs !== null) this.idleTimeoutMs = route.idleTimeoutMs;
+    // Envoy's refreshDurationTimeout, once the route is known; measured from the stream's start.
+    const durationMs = streamDurationMs(route, this.hcm, this.request);
+    if (durationMs !== NO_STREAM_DURATION) this.durationDeadline = this.startedAtPerfMs + durationMs;
     if (route.action.kind === 'direct_response') {
       const { status, body } = route.directResponse();
       this.respondDirect(status, body, undefined);
@@ -298,6 +306,8 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     let next = Infinity;
     if (this.idleTimeoutMs > 0) next = this.lastActivityAt + this.idleTimeoutMs;
     if (this.requestDeadline !== 0 && this.requestDeadline < next) next = this.requestDeadline;
+    if (this.durationDeadline !== 0 && this.durationDeadline < next) next = this.durationDeadline;
+    if (this.attemptDurationDeadline !== 0 && this.attemptDurationDeadline < next) next = this.attemptDurationDeadline;
     if (this.routeDeadline !== 0 && this.routeDeadline < next) next = this.routeDeadline;
     if (this.tryDeadline !== 0 && this.tryDeadline < next) next = this.tryDeadline;
     if (this.backoffDeadline !== 0 && this.backoffDeadline < next) next = this.backoffDeadline;
@@ -342,11 +352,17 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       this.streamTimedOut(Errors.requestTimeout);
       return;
     }
+    if (this.durationDeadline !== 0 && this.durationDeadline <= now) {
+      // Envoy onStreamMaxDurationReached: maybeRequestTimeoutCode (504 once the request was fully received, else 408).
+      this.streamTimedOut(this.requestComplete ? Errors.maxDurationTimeout : Errors.maxDurationTimeoutIncompleteRequest);
+      return;
+    }
     if (this.idleTimeoutMs > 0 && this.lastActivityAt + this.idleTimeoutMs <= now) {
       this.streamTimedOut(Errors.streamIdleTimeout);
       return;
     }
     if (this.tryDeadline !== 0 && this.tryDeadline <= now) this.perTryTimedOut();
+    if (this.attemptDurationDeadline !== 0 && this.attemptDurationDeadline <= now) this.attemptDurationReached();
     if (this.backoffDeadline !== 0 && this.backoffDeadline <= now) this.retryNow();
     this.armTimer();
   }
@@ -405,6 +421,12 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
       this.tryDeadline = performance.now() + this.perTryTimeoutMs;
       this.armTimer();
     }
+    // Cluster common_http_protocol_options.max_stream_duration: per attempt, from the upstream request's start.
+    const attemptMax = cluster.config.upstreamHttp.maxStreamDurationMs;
+    if (attemptMax !== null && attemptMax > 0) {
+      this.attemptDurationDeadline = performance.now() + attemptMax;
+      this.armTimer();
+    }
   }
 
   private onAttemptSetupError(error: Error): void {
@@ -425,6 +447,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     if (this.attempt === attempt) this.attempt = undefined;
     attempt.host.activeRequests -= 1;
     this.tryDeadline = 0;
+    this.attemptDurationDeadline = 0;
     if (this.retrySlot === attempt) this.releaseRetrySlot();
   }
 
@@ -554,6 +577,25 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     if (!this.maybeRetry({ kind: 'per_try_timeout' })) this.finishWithError(Errors.perTryTimeout);
   }
 
+  /**
+   * The attempt's max stream duration passed (Envoy UpstreamRequest/Filter::onStreamMaxDurationReached): the
+   * upstream stream is reset, retried when the policy retries resets, else a local reply flagged UMSDR (504 once the
+   * request was fully received, else 408; a reset if the response already started).
+   */
+  private attemptDurationReached(): void {
+    this.attemptDurationDeadline = 0;
+    const attempt = this.attempt;
+    if (attempt === undefined || this.finished) return;
+    attempt.abort();
+    this.endAttempt(attempt, MAX_STREAM_DURATION_RESULT);
+    if (!this.responseForwarded) {
+      const kind = this.requestComplete ? Errors.upstreamMaxStreamDuration : Errors.upstreamMaxStreamDurationIncompleteRequest;
+      this.lastFailure = { kind };
+      if (this.maybeRetry({ kind: 'reset', beforeRequestSent: !attempt.requestSent })) return;
+    }
+    this.finishWithError(this.requestComplete ? Errors.upstreamMaxStreamDuration : Errors.upstreamMaxStreamDurationIncompleteRequest);
+  }
+
   /** The route deadline passed: 504 UT before the response started, a reset after. */
   private routeTimedOut(): void {
     this.routeDeadline = 0;
@@ -637,7 +679,7 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     this.drainRequestBody();
   }
 
-  /** Reads and discards a request body nobody will take, so the HTTP/1.1 connection can be reused. */
+  /** Reads and discards a request body nobody will take (the HTTP/1.1 connection closes after the response). */
   private drainRequestBody(): void {
     if (this.downstream.hasBody && !this.requestComplete) this.downstream.body.resume();
   }
@@ -684,6 +726,7 @@ const RESET_RESULT: AttemptResult = Object.freeze({ kind: 'reset' });
 const PER_TRY_TIMEOUT_RESULT: AttemptResult = Object.freeze({ kind: 'per_try_timeout' });
 const TIMEOUT_RESULT: AttemptResult = Object.freeze({ kind: 'timeout' });
 const CANCELLED_RESULT: AttemptResult = Object.freeze({ kind: 'cancelled' });
+const MAX_STREAM_DURATION_RESULT: AttemptResult = Object.freeze({ kind: 'max_stream_duration' });
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 

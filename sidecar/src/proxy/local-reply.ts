@@ -17,10 +17,20 @@ const BODIES: ReadonlyMap<ErrorKind, string> = new Map([
   [Errors.overflow, 'upstream connect error or disconnect/reset before headers. reset reason: overflow'],
   [Errors.streamIdleTimeout, 'stream timeout'],
   [Errors.requestTimeout, 'request timeout'],
+  [Errors.maxDurationTimeout, 'downstream duration timeout'],
+  [Errors.maxDurationTimeoutIncompleteRequest, 'downstream duration timeout'],
+  [Errors.upstreamMaxStreamDuration, 'upstream max stream duration reached'],
+  [Errors.upstreamMaxStreamDurationIncompleteRequest, 'upstream max stream duration reached'],
+  [Errors.requestHeaderTimeout, 'request header timeout'],
   [Errors.downstreamProtocolError, 'bad request'],
   [Errors.loopDetected, 'loop detected'],
   [Errors.draining, 'listener draining'],
 ]);
+
+/** The text body of `kind`'s local reply (Envoy's wording), `details` when Envoy has none. */
+export function localReplyBody(kind: ErrorKind): string {
+  return BODIES.get(kind) ?? kind.details;
+}
 
 /** Percent-encodes a grpc-message as the gRPC HTTP/2 spec asks (printable ASCII except '%' kept). */
 export function encodeGrpcMessage(message: string): string {
@@ -42,7 +52,7 @@ export function sendLocalReply(downstream: Downstream, kind: ErrorKind, isGrpc: 
     downstream.reset();
     return;
   }
-  const body = BODIES.get(kind) ?? kind.details;
+  const body = localReplyBody(kind);
   if (isGrpc) {
     const headers: ResponseHeaders = {
       ...extraHeaders,

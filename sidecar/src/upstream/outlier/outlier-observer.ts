@@ -17,7 +17,7 @@ export interface OutlierAttempt {
 /** How an attempt ended (the proxy's AttemptResult). */
 export type OutlierAttemptResult =
   | { readonly kind: 'response'; readonly status: number; readonly grpcStatus: number | undefined }
-  | { readonly kind: 'connect_failure' | 'reset' | 'refused_stream' | 'per_try_timeout' | 'timeout' | 'cancelled' };
+  | { readonly kind: 'connect_failure' | 'reset' | 'refused_stream' | 'per_try_timeout' | 'timeout' | 'cancelled' | 'max_stream_duration' };
 
 /** Envoy `Grpc::Utility::grpcToHttpStatus` (source/common/grpc/status.cc). */
 export function grpcToHttpStatus(grpcStatus: number): number {
@@ -83,6 +83,7 @@ export class OutlierObserver {
         detector.putResult(host, 'timeout', 504);
         return;
       case 'cancelled':
+      case 'max_stream_duration': // Envoy's router reports no outlier result for it
         return;
     }
   }
