@@ -117,6 +117,8 @@ export class Http1Downstream implements Downstream {
   }
 
   respond(status: number, headers: ResponseHeaders, endStream: boolean, _trailersExpected: boolean): void {
+    // Envoy encodeHeaders: a response before the request was fully received ends the HTTP/1.1 connection.
+    if (!this.req.complete) headers['connection'] = 'close';
     this.res.writeHead(status, headers);
     if (endStream) this.res.end();
   }

@@ -3,9 +3,11 @@
 // (llhttp) at a request boundary whenever a request is outside what the fast path serves.
 
 import type * as net from 'node:net';
+import { Errors } from '../../core/errors';
 import type { HttpConnectionManagerConfig } from '../../config/listener-config';
 import type { DownstreamConnectionInfo } from '../../listener/connection-handlers';
 import type { Downstream } from '../downstream';
+import { localReplyBody } from '../local-reply';
 import { H1Downstream, type H1DownstreamOwner } from './h1-downstream';
 import { HEAD_DEFER, HEAD_INCOMPLETE, parseRequestHead, type ParsedRequestHead } from './h1-request-parser';
 import { readIntoSharedBuffer, restoreStreamReads } from './socket-read-buffer';
@@ -47,6 +49,8 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
   private clientEnded = false;
   private parsing = false;
   private readingPaused = false;
+  /** HCM request_headers_timeout: armed while a partial request head waits for the rest (none when 0). */
+  private headTimer: NodeJS.Timeout | undefined;
   /** Reads land in a shared reused buffer (onread) instead of 'data' events: bytes kept past a read are copied. */
   private readonly sharedReads: boolean;
   private readonly onDataBound = (chunk: Buffer): void => this.onBytes(chunk, chunk.length, false);
@@ -98,6 +102,10 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
   /** Keeps bytes that wait for the current response (or complete a partial head), bounded by MAX_HELD_BYTES. */
   private hold(bytes: Buffer): void {
     this.buffer = this.buffer === null ? bytes : Buffer.concat([this.buffer, bytes]);
+    // A request head started and is not complete: Envoy's request_headers_timeout runs until it is.
+    if (this.current === null && this.headTimer === undefined && this.context.hcm.requestHeadersTimeoutMs > 0) {
+      this.headTimer = setTimeout(onRequestHeadTimeout, this.context.hcm.requestHeadersTimeoutMs, this);
+    }
     if (this.current !== null && this.buffer.length > MAX_HELD_BYTES) this.pauseReading();
   }
 
@@ -125,6 +133,7 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
           this.handOver(slice(buf, i, end, transient));
           return end;
         }
+        if (this.headTimer !== undefined) this.clearHeadTimer();
         const downstream = new H1Downstream(this, this.head, this.context.scheme);
         i += used;
         const take = Math.min(end - i, downstream.bodyRemaining);
@@ -151,6 +160,7 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
     socket.removeListener('close', this.onCloseBound);
     socket.removeListener('error', ignoreError);
     socket.pause();
+    if (this.headTimer !== undefined) this.clearHeadTimer();
     const held = this.buffer;
     this.buffer = null;
     this.closed = true;
@@ -167,6 +177,7 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
   private onClose(): void {
     this.closed = true;
     this.buffer = null;
+    if (this.headTimer !== undefined) this.clearHeadTimer();
     const current = this.current;
     if (current !== null) {
       this.current = null;
@@ -178,8 +189,14 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
   // === H1DownstreamOwner ===
 
   responseFinished(downstream: H1Downstream): void {
-    // A request body nobody reads (local reply before the body ended) is read and dropped, as node's server does.
-    if (downstream.bodyRemaining > 0 && !downstream.aborted) downstream.body.resume();
+    if (downstream.bodyRemaining > 0 && downstream === this.current) {
+      // The response completed before the request body was read (a local reply, an early upstream answer): it said
+      // `connection: close`, and the connection ends now (Envoy doEndStream resets the stream, closing HTTP/1.1).
+      this.current = null;
+      this.context.requestDone();
+      this.closeSocket();
+      return;
+    }
     this.maybeNext(downstream);
   }
 
@@ -195,15 +212,46 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
     this.socket.resume();
   }
 
+  private clearHeadTimer(): void {
+    clearTimeout(this.headTimer);
+    this.headTimer = undefined;
+  }
+
+  /**
+   * @internal request_headers_timeout expired with a partial head: 408 "request header timeout" (no response flag),
+   * then the connection closes (Envoy onRequestHeaderTimeout).
+   */
+  requestHeadTimedOut(): void {
+    this.headTimer = undefined;
+    if (this.closed || this.current !== null) return;
+    const body = localReplyBody(Errors.requestHeaderTimeout);
+    const status = Errors.requestHeaderTimeout.httpStatus;
+    this.socket.write(`HTTP/1.1 ${status} Request Timeout\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    this.closeSocket();
+  }
+
+  /**
+   * Ends the connection: FIN after the response, then what the client still sends is read and dropped until it
+   * closes too, or destroyed after DELAYED_CLOSE_MS (Envoy's delayed_close_timeout, 1 s by default), so a client
+   * still uploading gets the response rather than a reset.
+   */
+  private closeSocket(): void {
+    this.closed = true;
+    this.buffer = null;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.end();
+    this.resumeReading();
+    setTimeout(destroySocket, DELAYED_CLOSE_MS, socket).unref();
+  }
+
   /** The request is over once its response completed and its body was read; then the next one may start. */
   private maybeNext(downstream: H1Downstream): void {
     if (downstream !== this.current || !downstream.responseComplete || downstream.bodyRemaining > 0) return;
     this.current = null;
     this.context.requestDone();
     if (downstream.closeAfter || this.clientEnded || this.context.draining) {
-      this.closed = true;
-      this.buffer = null;
-      if (!this.socket.destroyed) this.socket.end();
+      this.closeSocket();
       return;
     }
     if (this.closed) return;
@@ -216,6 +264,17 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
 function slice(buf: Buffer, start: number, end: number, transient: boolean): Buffer {
   if (!transient) return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
   return Buffer.from(buf.subarray(start, end));
+}
+
+function onRequestHeadTimeout(connection: H1Connection<H1ConnectionContext>): void {
+  connection.requestHeadTimedOut();
+}
+
+/** Envoy's HCM delayed_close_timeout default. */
+const DELAYED_CLOSE_MS = 1000;
+
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
 }
 
 function ignoreError(): void {

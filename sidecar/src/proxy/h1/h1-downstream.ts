@@ -127,7 +127,9 @@ export class H1Downstream implements Downstream {
         this.chunked = true;
       }
     }
-    if (this.owner.draining) this.closeAfter = true;
+    // Envoy encodeHeaders: a response that starts before the request was fully received ends the HTTP/1.1
+    // connection (the rest of the body is never read); so does a draining connection.
+    if (this.owner.draining || this.bodyRemaining > 0) this.closeAfter = true;
     if (this.closeAfter) head += 'connection: close\r\n';
     head += CRLF;
     if (endStream) {
