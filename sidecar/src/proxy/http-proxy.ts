@@ -60,6 +60,8 @@ class ConnectionContext implements ConnectionHandle {
   /** The connection on meshlet's own HTTP/2 codec, when it serves this one. */
   h2: H2Connection | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** HCM common_http_protocol_options.max_connection_duration (none when unset or 0). */
+  private durationTimer: NodeJS.Timeout | undefined;
   /** performance.now() when the connection last became idle (no active request). */
   private idleSince = performance.now();
   /** The socket closed: requests that end afterwards (their 'close' comes later) must not arm the idle timer. */
@@ -72,6 +74,9 @@ class ConnectionContext implements ConnectionHandle {
     readonly scheme: string,
   ) {
     this.armIdleTimer(hcm.idleTimeoutMs);
+    const maxDuration = hcm.maxConnectionDurationMs;
+    // unref: as the idle timer, it never keeps the process alive on its own.
+    if (maxDuration !== null && maxDuration > 0) this.durationTimer = setTimeout(onConnectionDurationReached, maxDuration, this).unref();
   }
 
   /**
@@ -118,11 +123,23 @@ class ConnectionContext implements ConnectionHandle {
     else this.drain();
   }
 
+  /**
+   * max_connection_duration expired (Envoy onConnectionDurationTimeout): the connection drains, closing at once when
+   * idle; HTTP/1.1 says `connection: close` on the response in flight, HTTP/2 sends GOAWAY and closes once its
+   * streams finished.
+   */
+  durationReached(): void {
+    this.durationTimer = undefined;
+    if (!this.socketClosed) this.drain();
+  }
+
   /** The socket closed: nothing left to time. */
   closed(): void {
     this.socketClosed = true;
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+    if (this.durationTimer !== undefined) clearTimeout(this.durationTimer);
+    this.durationTimer = undefined;
   }
 
   /** HTTP/1.1: close when idle, else `connection: close` on the current response; HTTP/2: GOAWAY. */
@@ -151,6 +168,10 @@ type WithContext = { [CONNECTION]?: ConnectionContext };
 
 function onConnectionIdle(context: ConnectionContext): void {
   context.idleTimedOut();
+}
+
+function onConnectionDurationReached(context: ConnectionContext): void {
+  context.durationReached();
 }
 
 function onContextSocketClose(this: SocketWithContext): void {
