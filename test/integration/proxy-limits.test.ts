@@ -3,14 +3,14 @@
 // max_requests_per_connection), for HTTP/1.1 and HTTP/2 clients.
 
 import * as assert from 'node:assert/strict';
-import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Sidecar } from '../../sidecar/src/sidecar';
 import { echoClient, startHttp1Backend, type Backend } from '../support/backends';
 import { h1Request, type Reply } from '../support/http-clients';
+import { rawExchange } from '../support/raw-exchange';
 import { httpListener, listenerPort, startStaticSidecar, staticCluster } from '../support/sidecar';
+import { startStallingBackend } from '../support/stalling-backend';
 
 describe('circuit breaker overflow through meshlet (max_requests)', function () {
   this.timeout(20_000);
@@ -76,68 +76,6 @@ describe('circuit breaker overflow through meshlet (max_requests)', function () 
     for (const reply of await Promise.all(holding)) assert.equal(reply.status, 200);
   });
 });
-
-/** A backend for timeouts: `/stall` sends headers and a first chunk, then nothing; `/trickle` a chunk every 100 ms. */
-async function startStallingBackend(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    const path = req.url ?? '/';
-    if (path.includes('/stall')) {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.write('partial');
-      return; // never ends
-    }
-    if (path.includes('/trickle')) {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      let sent = 0;
-      const timer = setInterval(() => {
-        res.write(`chunk${sent}\n`);
-        if (++sent === 8) {
-          clearInterval(timer);
-          res.end();
-        }
-      }, 100);
-      res.on('close', () => clearInterval(timer));
-      return;
-    }
-    res.writeHead(200, { 'content-length': 2 }).end('ok');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}
-
-/** One request on a raw socket; resolves with everything received until the server closed (or `waitMs` passed). */
-function rawExchange(port: number, writes: Array<{ data: string; afterMs: number }>, waitMs: number, until?: RegExp): Promise<{ data: string; closedByServer: boolean }> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let data = '';
-    let done = false;
-    const finish = (closedByServer: boolean): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ data, closedByServer });
-    };
-    const timer = setTimeout(() => finish(false), waitMs);
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      data += chunk;
-      if (until !== undefined && until.test(data)) finish(false);
-    });
-    socket.on('error', () => finish(true));
-    socket.on('close', () => finish(true));
-    socket.on('connect', () => {
-      for (const w of writes) setTimeout(() => socket.write(w.data), w.afterMs);
-    });
-  });
-}
 
 /** An h2 request that reports how it ended: a status and body, or the stream's error code. */
 function h2Outcome(session: http2.ClientHttp2Session, path: string, authority: string): Promise<{ status: number; body: string; error?: string }> {
