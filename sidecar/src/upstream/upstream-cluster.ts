@@ -269,6 +269,7 @@ export class UpstreamCluster implements HostObserver {
         maxConnections,
         idleTimeoutMs: http.idleTimeoutMs,
         maxRequestsPerConnection: http.maxRequestsPerConnection,
+        maxConnectionDurationMs: http.maxConnectionDurationMs,
         localAddress: config.upstreamBindAddress?.host ?? null,
         http2: http.http2,
         tls,

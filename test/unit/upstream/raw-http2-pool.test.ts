@@ -19,6 +19,7 @@ function poolSettings(overrides: Partial<PoolSettings> = {}): PoolSettings {
     maxConnections: 1024,
     idleTimeoutMs: 0,
     maxRequestsPerConnection: null,
+    maxConnectionDurationMs: null,
     localAddress: null,
     http2: { maxConcurrentStreams: 2 ** 31 - 1, initialStreamWindowSize: 65_535, initialConnectionWindowSize: 65_535, allowConnect: false, hpackTableSize: 4096, keepaliveIntervalMs: null, keepaliveTimeoutMs: null },
     tls: null,

@@ -166,6 +166,7 @@ export const TEST_POOL_SETTINGS: PoolSettings = {
   maxConnections: 4,
   idleTimeoutMs: 0,
   maxRequestsPerConnection: null,
+  maxConnectionDurationMs: null,
   localAddress: null,
   http2: HTTP2_DEFAULTS,
   tls: null,

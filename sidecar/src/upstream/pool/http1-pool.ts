@@ -16,12 +16,17 @@ export interface PoolStats {
   active: number;
   /** Connections that failed before being usable: refused, timed out, TLS refused (`upstream_cx_connect_fail`). */
   connectFailures: number;
+  /** Connections retired at the cluster's max_connection_duration (`upstream_cx_max_duration_reached`). */
+  maxDurationReached: number;
 }
 
 const kRequests = Symbol('requestsOnConnection');
 type CountedSocket = Duplex & { [kRequests]?: number };
 const kConnected = Symbol('connected');
 type ConnectedSocket = net.Socket & { [kConnected]?: boolean };
+/** The socket outlived max_connection_duration: not kept alive for another request. */
+const kExpired = Symbol('expired');
+type ExpiringSocket = Duplex & { [kExpired]?: boolean };
 
 /**
  * HTTP/1.1 to one host. Use: `http.request({ agent: pool.agent, host: h.address, port: h.port, ... })`, for TLS
@@ -35,7 +40,7 @@ export class Http1Pool {
   readonly agent: http.Agent;
   /** True when connections are TLS (the cluster's transport socket for this host). */
   readonly secure: boolean;
-  readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0 };
+  readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0, maxDurationReached: 0 };
   private closing = false;
   private closed: Promise<void> | null = null;
   private onDrained: (() => void) | null = null;
@@ -86,7 +91,10 @@ export class Http1Pool {
     this.stats.active += 1;
     armConnectTimeout(socket, this.settings.connectTimeoutMs, this.secure, this.settings.clock, this.where);
     socket.once(this.secure ? 'secureConnect' : 'connect', markConnected);
+    const maxDuration = this.settings.maxConnectionDurationMs;
+    const durationTimer = maxDuration !== null && maxDuration > 0 ? setTimeout(onSocketExpired, maxDuration, this, socket).unref() : undefined;
     socket.once('close', () => {
+      if (durationTimer !== undefined) clearTimeout(durationTimer);
       this.stats.active -= 1;
       if ((socket as ConnectedSocket)[kConnected] !== true) this.stats.connectFailures += 1;
       if (this.stats.active === 0) this.onDrained?.();
@@ -94,8 +102,8 @@ export class Http1Pool {
     return socket;
   }
 
-  private keepAlive(base: (socket: Duplex) => unknown, socket: CountedSocket): boolean {
-    if (this.closing) return false;
+  private keepAlive(base: (socket: Duplex) => unknown, socket: CountedSocket & ExpiringSocket): boolean {
+    if (this.closing || socket[kExpired] === true) return false;
     const max = this.settings.maxRequestsPerConnection;
     if (max !== null) {
       const n = (socket[kRequests] ?? 0) + 1;
@@ -103,6 +111,19 @@ export class Http1Pool {
       if (n >= max) return false;
     }
     return base.call(this.agent, socket) !== false;
+  }
+
+  /**
+   * @internal max_connection_duration passed: an idle socket closes now, a busy one after its response (the agent
+   * does not keep it alive).
+   */
+  socketExpired(socket: net.Socket): void {
+    if (socket.destroyed) return;
+    this.stats.maxDurationReached += 1;
+    (socket as ExpiringSocket)[kExpired] = true;
+    for (const list of Object.values(this.agent.freeSockets)) {
+      if (list !== undefined && list.includes(socket)) socket.destroy();
+    }
   }
 
   /** Sockets waiting for reuse (idle). */
@@ -129,6 +150,10 @@ export class Http1Pool {
     this.closing = true;
     this.agent.destroy();
   }
+}
+
+function onSocketExpired(pool: Http1Pool, socket: net.Socket): void {
+  pool.socketExpired(socket);
 }
 
 function markConnected(this: ConnectedSocket): void {

@@ -15,6 +15,7 @@ class SessionEntry {
   connected = false;
   pingTimer: TimerHandle | null = null;
   pingDeadline: TimerHandle | null = null;
+  durationTimer: NodeJS.Timeout | undefined;
   readonly onStreamClose = (): void => {
     this.active -= 1;
   };
@@ -32,7 +33,7 @@ class SessionEntry {
  * Cost of `session()`: a scan of the (usually one) live sessions, no allocation.
  */
 export class Http2Pool {
-  readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0 };
+  readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0, maxDurationReached: 0 };
   private readonly entries: SessionEntry[] = [];
   private readonly all = new Set<SessionEntry>();
   private closing: Promise<void> | null = null;
@@ -150,10 +151,13 @@ export class Http2Pool {
       if (!entry.connected) this.stats.connectFailures += 1;
       entry.pingTimer?.cancel();
       entry.pingDeadline?.cancel();
+      if (entry.durationTimer !== undefined) clearTimeout(entry.durationTimer);
       this.all.delete(entry);
       this.stats.active -= 1;
       if (this.all.size === 0) this.onDrained?.();
     });
+    const maxDuration = settings.maxConnectionDurationMs;
+    if (maxDuration !== null && maxDuration > 0) entry.durationTimer = setTimeout(onSessionExpired, maxDuration, this, entry).unref();
     if (settings.idleTimeoutMs > 0) {
       session.setTimeout(settings.idleTimeoutMs, () => {
         if (entry.active === 0) {
@@ -191,6 +195,18 @@ export class Http2Pool {
     }, interval);
   }
 
+  /**
+   * @internal max_connection_duration passed (Envoy ActiveClient::onConnectionDurationTimeout): no new streams;
+   * node's graceful close sends GOAWAY and closes once the open streams finished.
+   */
+  sessionExpired(entry: SessionEntry): void {
+    entry.durationTimer = undefined;
+    if (entry.session.closed || entry.session.destroyed) return;
+    this.stats.maxDurationReached += 1;
+    this.retire(entry);
+    entry.session.close();
+  }
+
   private retire(entry: SessionEntry): void {
     const i = this.entries.indexOf(entry);
     if (i >= 0) this.entries.splice(i, 1);
@@ -210,4 +226,8 @@ export class Http2Pool {
     this.entries.length = 0;
     for (const e of this.all) e.session.destroy();
   }
+}
+
+function onSessionExpired(pool: Http2Pool, entry: SessionEntry): void {
+  pool.sessionExpired(entry);
 }

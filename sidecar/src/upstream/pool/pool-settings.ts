@@ -18,6 +18,11 @@ export interface PoolSettings {
   readonly maxConnections: number;
   /** HttpProtocolOptions `idle_timeout` (default 1 h; 0 = never): idle connections are closed after it. */
   readonly idleTimeoutMs: number;
+  /**
+   * HttpProtocolOptions `max_connection_duration`; null or 0 = unlimited. An older connection takes no new request
+   * and closes once idle (Envoy ActiveClient::onConnectionDurationTimeout).
+   */
+  readonly maxConnectionDurationMs: number | null;
   /** HttpProtocolOptions `max_requests_per_connection`; null = unlimited. */
   readonly maxRequestsPerConnection: number | null;
   /** `upstream_bind_config.source_address` host, or null. */

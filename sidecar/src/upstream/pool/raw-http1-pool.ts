@@ -32,6 +32,9 @@ export class RawConnection {
   /** Sweep tick at which it became idle. */
   idleSince = 0;
   closed = false;
+  /** Older than max_connection_duration: closed when released instead of reused. */
+  expired = false;
+  durationTimer: NodeJS.Timeout | undefined;
   error: Error | undefined;
 
   constructor(
@@ -57,7 +60,7 @@ const READ_BUFFER_BYTES = 16 * 1024;
  * cluster connect timeout (ProxyError UF). Cost per request: an array pop/push; no timers, no closures.
  */
 export class RawHttp1Pool {
-  readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0 };
+  readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0, maxDurationReached: 0 };
   private readonly idle: RawConnection[] = [];
   private readonly waiting: RawConnectionUser[] = [];
   private readonly all = new Set<RawConnection>();
@@ -98,7 +101,7 @@ export class RawHttp1Pool {
     connection.user = null;
     if (connection.closed) return;
     const max = this.settings.maxRequestsPerConnection;
-    if (!reusable || this.closing || (max !== null && connection.requests >= max)) {
+    if (!reusable || this.closing || connection.expired || (max !== null && connection.requests >= max)) {
       connection.socket.destroy();
       return;
     }
@@ -157,6 +160,8 @@ export class RawHttp1Pool {
     this.stats.active += 1;
     this.all.add(connection);
     armConnectTimeout(socket, this.settings.connectTimeoutMs, false, this.settings.clock, this.where);
+    const maxDuration = this.settings.maxConnectionDurationMs;
+    if (maxDuration !== null && maxDuration > 0) connection.durationTimer = setTimeout(onRawConnectionExpired, maxDuration, connection).unref();
     socket.on('connect', () => {
       (connection as RawConnection).connected = true;
     });
@@ -171,8 +176,21 @@ export class RawHttp1Pool {
     return connection;
   }
 
+  /**
+   * @internal max_connection_duration passed (Envoy ActiveClient::onConnectionDurationTimeout): an idle connection
+   * closes now, a leased one when released.
+   */
+  connectionExpired(connection: RawConnection): void {
+    connection.durationTimer = undefined;
+    if (connection.closed) return;
+    connection.expired = true;
+    this.stats.maxDurationReached += 1;
+    if (connection.user === null) connection.socket.destroy();
+  }
+
   private onClose(connection: RawConnection): void {
     connection.closed = true;
+    if (connection.durationTimer !== undefined) clearTimeout(connection.durationTimer);
     this.total -= 1;
     this.stats.active -= 1;
     if (!connection.connected) this.stats.connectFailures += 1;
@@ -204,4 +222,8 @@ export class RawHttp1Pool {
       if (this.idle.length > 0) this.armSweeper();
     }, interval);
   }
+}
+
+function onRawConnectionExpired(connection: RawConnection): void {
+  connection.pool.connectionExpired(connection);
 }

@@ -22,6 +22,7 @@ export class PooledH2Connection {
   retired = false;
   idleSince = performance.now();
   idleTimer: NodeJS.Timeout | undefined;
+  durationTimer: NodeJS.Timeout | undefined;
   pingTimer: TimerHandle | null = null;
   pingDeadline: TimerHandle | null = null;
   constructor(readonly connection: H2Connection) {}
@@ -37,7 +38,7 @@ export class PooledH2Connection {
  * one) live connections, no allocation.
  */
 export class RawHttp2Pool implements H2ConnectionOwner {
-  readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0 };
+  readonly stats: PoolStats = { opened: 0, active: 0, connectFailures: 0, maxDurationReached: 0 };
   private readonly live: PooledH2Connection[] = [];
   private readonly all = new Map<H2Connection, PooledH2Connection>();
   private closing: Promise<void> | null = null;
@@ -112,6 +113,8 @@ export class RawHttp2Pool implements H2ConnectionOwner {
     this.stats.active += 1;
     this.live.push(entry);
     this.all.set(connection, entry);
+    const maxDuration = settings.maxConnectionDurationMs;
+    if (maxDuration !== null && maxDuration > 0) entry.durationTimer = setTimeout(onDurationTimer, maxDuration, this, entry).unref();
     socket.once(tlsSettings === null ? 'connect' : 'secureConnect', () => {
       if (tlsSettings !== null) {
         const negotiated = (socket as tls.TLSSocket).alpnProtocol ?? false;
@@ -166,6 +169,7 @@ export class RawHttp2Pool implements H2ConnectionOwner {
     entry.pingTimer?.cancel();
     entry.pingDeadline?.cancel();
     if (entry.idleTimer !== undefined) clearTimeout(entry.idleTimer);
+    if (entry.durationTimer !== undefined) clearTimeout(entry.durationTimer);
     this.all.delete(connection);
     this.stats.active -= 1;
     if (this.all.size === 0) this.onDrained?.();
@@ -190,6 +194,19 @@ export class RawHttp2Pool implements H2ConnectionOwner {
     }
     this.retire(entry);
     c.goaway();
+  }
+
+  /**
+   * max_connection_duration passed (Envoy ActiveClient::onConnectionDurationTimeout): no new streams; GOAWAY and
+   * close now when idle, else once its streams finished (onStreamClosed).
+   */
+  durationTimerFired(entry: PooledH2Connection): void {
+    entry.durationTimer = undefined;
+    const c = entry.connection;
+    if (c.closed) return;
+    this.stats.maxDurationReached += 1;
+    this.retire(entry);
+    if (c.activeStreams === 0) c.goaway();
   }
 
   /** `connection_keepalive`: a PING every interval; no ACK within the timeout closes the connection. */
@@ -241,4 +258,8 @@ export class RawHttp2Pool implements H2ConnectionOwner {
 
 function onIdleTimer(pool: RawHttp2Pool, entry: PooledH2Connection): void {
   pool.idleTimerFired(entry);
+}
+
+function onDurationTimer(pool: RawHttp2Pool, entry: PooledH2Connection): void {
+  pool.durationTimerFired(entry);
 }
