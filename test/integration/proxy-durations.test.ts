@@ -1,0 +1,322 @@
+// Duration limits through the real sidecar, as Envoy enforces them: the stream's max duration (route / HCM
+// max_stream_duration, grpc-timeout; flag DT), the cluster's max_stream_duration per attempt (UMSDR, retried on
+// reset), request_headers_timeout, and max_connection_duration downstream (HCM) and upstream (cluster).
+
+import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type * as net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Sidecar } from '../../sidecar/src/sidecar';
+import { echoClient, startHttp1Backend, type Backend } from '../support/backends';
+import { connectH2, h1Request, h2Request } from '../support/http-clients';
+import { rawExchange } from '../support/raw-exchange';
+import { HTTP_OPTIONS_TYPE, HTTP2_UPSTREAM, httpListener, listenerPort, startStaticSidecar, staticCluster } from '../support/sidecar';
+import { startStallingBackend } from '../support/stalling-backend';
+
+/** A backend that takes requests (HTTP/1.1 or h2c) and never answers; counts requests and accepted connections. */
+interface SilentBackend {
+  readonly port: number;
+  requests: number;
+  connections: number;
+  closedConnections: number;
+  close(): Promise<void>;
+}
+
+async function startSilentBackend(protocol: 'http1' | 'h2c'): Promise<SilentBackend> {
+  const sockets = new Set<net.Socket>();
+  const server = protocol === 'http1' ? http.createServer() : http2.createServer();
+  const backend: SilentBackend = { port: 0, requests: 0, connections: 0, closedConnections: 0, close: async () => undefined };
+  server.on('connection', (socket: net.Socket) => {
+    backend.connections += 1;
+    sockets.add(socket);
+    socket.on('close', () => {
+      backend.closedConnections += 1;
+      sockets.delete(socket);
+    });
+  });
+  if (protocol === 'http1') server.on('request', (req: http.IncomingMessage) => {
+    backend.requests += 1;
+    req.resume();
+  });
+  else server.on('stream', (stream: http2.ServerHttp2Stream) => {
+    backend.requests += 1;
+    stream.on('error', () => undefined);
+    stream.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(backend, {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  });
+}
+
+/** An HTTP/1.1 or h2c backend answering `ok` that counts accepted and closed connections. */
+async function startCountingBackend(protocol: 'http1' | 'h2c'): Promise<SilentBackend> {
+  const answer = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
+    backend.requests += 1;
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-length': 2 }).end('ok'));
+  };
+  // Keep-alive connections stay open on the backend's side: only meshlet closes them here.
+  const server = protocol === 'http1' ? http.createServer({ keepAliveTimeout: 60_000 }, answer) : http2.createServer(answer);
+  const backend: SilentBackend = { port: 0, requests: 0, connections: 0, closedConnections: 0, close: async () => undefined };
+  server.on('connection', (socket: net.Socket) => {
+    backend.connections += 1;
+    socket.on('close', () => (backend.closedConnections += 1));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(backend, {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((resolve) => {
+      if (server instanceof http.Server) server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  });
+}
+
+/** `common_http_protocol_options` for a cluster, HTTP/1.1 or HTTP/2 upstream. */
+function clusterOptions(common: Record<string, string>, protocol: 'http1' | 'http2' = 'http1'): Record<string, unknown> {
+  return {
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': HTTP_OPTIONS_TYPE,
+        common_http_protocol_options: common,
+        explicit_http_config: protocol === 'http2' ? { http2_protocol_options: {} } : { http_protocol_options: {} },
+      },
+    },
+  };
+}
+
+const waitFor = async (condition: () => boolean): Promise<void> => {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+};
+
+// Both HTTP/2 implementations (downstream and upstream): meshlet's own codec and node:http2 (MESHLET_HTTP2_FAST=0).
+for (const http2Codec of ['own codec', 'node:http2'] as const) describe(`max stream duration, request headers timeout and max connection duration (HTTP/2: ${http2Codec})`, function () {
+  this.timeout(20_000);
+  let sidecar: Sidecar;
+  let echo: Backend;
+  let silentH1: SilentBackend;
+  let silentH2: SilentBackend;
+  let counting: SilentBackend;
+  let countingH2: SilentBackend;
+  let stalling: { port: number; close(): Promise<void> };
+  let streamPort: number;
+  let upstreamPort: number;
+  let headersPort: number;
+  let connPort: number;
+  /** `path status flag` of every finished exchange. */
+  const endings: string[] = [];
+
+  before(async () => {
+    echo = await startHttp1Backend('echo');
+    silentH1 = await startSilentBackend('http1');
+    silentH2 = await startSilentBackend('h2c');
+    counting = await startCountingBackend('http1');
+    countingH2 = await startCountingBackend('h2c');
+    stalling = await startStallingBackend();
+    // What istiod sends for a VirtualService `timeout: 0.3s`.
+    const istio = { timeout: '0.3s', max_stream_duration: { max_stream_duration: '0.3s', grpc_timeout_header_max: '0.3s' } };
+    const streamRoutes = [
+      { name: 'grpc', domains: ['grpc.test'], routes: [{ match: { prefix: '/' }, route: { cluster: 'silent-h2', ...istio } }] },
+      {
+        name: 'all',
+        domains: ['*'],
+        routes: [
+          { match: { prefix: '/istio' }, route: { cluster: 'silent-h1', ...istio } },
+          // An explicit 0 disables the limit, the HCM's (200 ms) included.
+          { match: { prefix: '/unlimited' }, route: { cluster: 'echo', max_stream_duration: { max_stream_duration: '0s' } } },
+          { match: { prefix: '/fallback' }, route: { cluster: 'silent-h1', timeout: '0s' } },
+          { match: { prefix: '/upload' }, route: { cluster: 'silent-h1', max_stream_duration: { max_stream_duration: '0.3s' } } },
+          { match: { prefix: '/stall' }, route: { cluster: 'stalling', max_stream_duration: { max_stream_duration: '0.3s' } } },
+        ],
+      },
+    ];
+    const upstreamRoutes = [{
+      name: 'all',
+      domains: ['*'],
+      routes: [
+        { match: { prefix: '/umsdr-retry' }, route: { cluster: 'umsdr-retry', retry_policy: { retry_on: 'reset', num_retries: 2 } } },
+        { match: { prefix: '/umsdr' }, route: { cluster: 'umsdr' } },
+        { match: { prefix: '/aging-h2' }, route: { cluster: 'aging-h2' } },
+        { match: { prefix: '/aging' }, route: { cluster: 'aging' } },
+        { match: { prefix: '/' }, route: { cluster: 'echo' } },
+      ],
+    }];
+    const savedFlag = process.env['MESHLET_HTTP2_FAST'];
+    if (http2Codec === 'node:http2') process.env['MESHLET_HTTP2_FAST'] = '0';
+    else delete process.env['MESHLET_HTTP2_FAST'];
+    sidecar = await startStaticSidecar({
+      listeners: [
+        httpListener('stream', streamRoutes, { common_http_protocol_options: { max_stream_duration: '0.2s' } }),
+        httpListener('upstream', upstreamRoutes),
+        httpListener('headers', upstreamRoutes, { request_headers_timeout: '0.2s' }),
+        httpListener('conn', upstreamRoutes, { common_http_protocol_options: { max_connection_duration: '0.3s' } }),
+      ],
+      clusters: [
+        staticCluster('echo', [echo.port]),
+        staticCluster('silent-h1', [silentH1.port]),
+        staticCluster('silent-h2', [silentH2.port], HTTP2_UPSTREAM),
+        staticCluster('stalling', [stalling.port]),
+        staticCluster('umsdr', [silentH1.port], clusterOptions({ max_stream_duration: '0.2s' })),
+        staticCluster('umsdr-retry', [silentH1.port, echo.port], clusterOptions({ max_stream_duration: '0.2s' })),
+        staticCluster('aging', [counting.port], clusterOptions({ max_connection_duration: '0.3s' })),
+        staticCluster('aging-h2', [countingH2.port], clusterOptions({ max_connection_duration: '0.3s' }, 'http2')),
+      ],
+    });
+    if (savedFlag === undefined) delete process.env['MESHLET_HTTP2_FAST'];
+    else process.env['MESHLET_HTTP2_FAST'] = savedFlag;
+    sidecar.proxy.observers.push({ exchangeEnded: (exchange, summary) => endings.push(`${exchange.path} ${summary.status} ${summary.flag ?? '-'}`) });
+    streamPort = listenerPort(sidecar, 'stream');
+    upstreamPort = listenerPort(sidecar, 'upstream');
+    headersPort = listenerPort(sidecar, 'headers');
+    connPort = listenerPort(sidecar, 'conn');
+  });
+
+  after(async () => {
+    await sidecar?.stop();
+    await echo?.close();
+    await silentH1?.close();
+    await silentH2?.close();
+    await counting?.close();
+    await countingH2?.close();
+    await stalling?.close();
+  });
+
+  describe('downstream max stream duration', () => {
+    it('an Istio-shaped route (timeout + max_stream_duration) to a backend that never answers: 504 "downstream duration timeout", flag DT', async () => {
+      const reply = await h1Request(streamPort, 'svc.test', '/istio');
+      assert.equal(reply.status, 504);
+      assert.equal(reply.body.toString(), 'downstream duration timeout');
+      assert.ok(endings.includes('/istio 504 DT'), endings.join('\n'));
+      const session = await connectH2(streamPort);
+      try {
+        const viaH2 = await h2Request(session, 'svc.test', '/istio');
+        assert.equal(viaH2.status, 504);
+      } finally {
+        session.close();
+      }
+    });
+
+    it('gRPC on that route: a 10 s deadline is cut to the route limit, a 100 ms one (grpc-timeout) is kept; both DEADLINE_EXCEEDED', async () => {
+      const client = echoClient(`127.0.0.1:${streamPort}`, { 'grpc.default_authority': 'grpc.test' });
+      try {
+        const call = (deadlineMs: number): Promise<grpc.ServiceError> =>
+          new Promise((resolve) => client.Unary({ message: 'x' }, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err) => resolve(err as grpc.ServiceError)));
+        const long = await call(10_000);
+        assert.equal(long.code, grpc.status.DEADLINE_EXCEEDED);
+        assert.match(long.details, /downstream duration timeout/);
+        const short = await call(100);
+        assert.equal(short.code, grpc.status.DEADLINE_EXCEEDED);
+      } finally {
+        client.close();
+      }
+    });
+
+    it('max_stream_duration 0s on the route: no limit (a backend answering after 500 ms is heard)', async () => {
+      const reply = await h1Request(streamPort, 'svc.test', '/unlimited/echo?delay=500');
+      assert.equal(reply.status, 200);
+    });
+
+    it('a route without max_stream_duration falls back to the HCM common_http_protocol_options.max_stream_duration', async () => {
+      const reply = await h1Request(streamPort, 'svc.test', '/fallback');
+      assert.equal(reply.status, 504);
+      assert.ok(endings.includes('/fallback 504 DT'), endings.join('\n'));
+    });
+
+    it('a request body still arriving when the duration expires: 408 and the HTTP/1.1 connection closes', async () => {
+      const upload = await rawExchange(streamPort, [{ data: 'POST /upload HTTP/1.1\r\nhost: svc.test\r\ncontent-length: 10\r\n\r\nhello', afterMs: 0 }], 5000);
+      assert.match(upload.data, /^HTTP\/1\.1 408/);
+      assert.match(upload.data, /connection: close/i);
+      assert.match(upload.data, /downstream duration timeout$/);
+      assert.ok(upload.closedByServer, 'meshlet closed the connection');
+      assert.ok(endings.includes('/upload 408 DT'), endings.join('\n'));
+    });
+
+    it('a response already streaming when the duration expires: HTTP/1.1 connection closed, HTTP/2 stream reset', async () => {
+      const h1 = await rawExchange(streamPort, [{ data: 'GET /stall HTTP/1.1\r\nhost: svc.test\r\n\r\n', afterMs: 0 }], 5000);
+      assert.match(h1.data, /^HTTP\/1\.1 200/);
+      assert.ok(h1.closedByServer, 'meshlet closed the connection');
+      assert.doesNotMatch(h1.data, /\r\n0\r\n\r\n$/, 'the chunked body never ended cleanly');
+      const session = await connectH2(streamPort);
+      try {
+        await assert.rejects(h2Request(session, 'svc.test', '/stall'));
+      } finally {
+        session.close();
+      }
+      assert.deepEqual(endings.filter((e) => e.startsWith('/stall')), ['/stall 200 DT', '/stall 200 DT']);
+    });
+  });
+
+  describe('cluster max_stream_duration (per attempt)', () => {
+    it('expires: the upstream request is reset and the client gets 504 "upstream max stream duration reached", flag UMSDR', async () => {
+      // Envoy's router answers Utility::maybeRequestTimeoutCode: 504 once the request was fully received, else 408.
+      const reply = await h1Request(upstreamPort, 'svc.test', '/umsdr');
+      assert.equal(reply.status, 504);
+      assert.equal(reply.body.toString(), 'upstream max stream duration reached');
+      assert.ok(endings.includes('/umsdr 504 UMSDR'), endings.join('\n'));
+      const upload = await rawExchange(upstreamPort, [{ data: 'POST /umsdr HTTP/1.1\r\nhost: svc.test\r\ncontent-length: 10\r\n\r\nhello', afterMs: 0 }], 5000);
+      assert.match(upload.data, /^HTTP\/1\.1 408/);
+      assert.ok(upload.closedByServer);
+    });
+
+    it('with retry_on reset: retried on the other host, which answers', async () => {
+      const before = silentH1.requests;
+      for (let i = 0; i < 2; i += 1) {
+        const reply = await h1Request(upstreamPort, 'svc.test', '/umsdr-retry/echo');
+        assert.equal(reply.status, 200);
+      }
+      assert.ok(silentH1.requests > before, 'one attempt went to the silent host first');
+    });
+  });
+
+  it('request_headers_timeout: half a request head, then nothing: 408 "request header timeout" and the connection closes', async () => {
+    const stalled = await rawExchange(headersPort, [{ data: 'GET /echo HTTP/1.1\r\nhost: svc.te', afterMs: 0 }], 5000);
+    assert.match(stalled.data, /^HTTP\/1\.1 408/);
+    assert.match(stalled.data, /request header timeout$/);
+    assert.ok(stalled.closedByServer);
+    // A complete head in time is served.
+    assert.equal((await h1Request(headersPort, 'svc.test', '/echo')).status, 200);
+  });
+
+  describe('HCM max_connection_duration', () => {
+    it('HTTP/1.1: the response in flight says connection: close and the socket closes; an idle connection closes at once', async () => {
+      const busy = await rawExchange(connPort, [{ data: 'GET /echo?delay=600 HTTP/1.1\r\nhost: svc.test\r\n\r\n', afterMs: 0 }], 5000);
+      assert.match(busy.data, /^HTTP\/1\.1 200/);
+      assert.match(busy.data, /connection: close/i);
+      assert.ok(busy.closedByServer);
+      const idle = await rawExchange(connPort, [{ data: 'GET /echo HTTP/1.1\r\nhost: svc.test\r\n\r\n', afterMs: 0 }], 5000);
+      assert.match(idle.data, /^HTTP\/1\.1 200/);
+      assert.doesNotMatch(idle.data, /connection: close/i);
+      assert.ok(idle.closedByServer, 'closed when the duration expired, idle');
+    });
+
+    it('HTTP/2: GOAWAY, the stream in flight completes, then the connection closes', async () => {
+      const session = await connectH2(connPort);
+      const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+      const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+      const reply = await h2Request(session, 'svc.test', '/echo?delay=600');
+      assert.equal(reply.status, 200);
+      await goaway;
+      await closed;
+    });
+  });
+
+  for (const [protocol, path] of [['HTTP/1.1', '/aging'], ['HTTP/2', '/aging-h2']] as const) {
+    it(`cluster max_connection_duration (${protocol}): an older upstream connection takes no new request and is closed once idle`, async () => {
+      const backend = protocol === 'HTTP/1.1' ? counting : countingH2;
+      const accepted = backend.connections;
+      const closedBefore = backend.closedConnections;
+      assert.equal((await h1Request(upstreamPort, 'svc.test', path)).status, 200);
+      assert.equal(backend.connections, accepted + 1);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      assert.equal((await h1Request(upstreamPort, 'svc.test', path)).status, 200);
+      assert.equal(backend.connections, accepted + 2, 'the second request opened a new upstream connection');
+      await waitFor(() => backend.closedConnections > closedBefore);
+    });
+  }
+});
