@@ -59,6 +59,8 @@ class ConnectionContext implements ConnectionHandle {
   session: http2.ServerHttp2Session | undefined;
   /** The connection on meshlet's own HTTP/2 codec, when it serves this one. */
   h2: H2Connection | undefined;
+  /** node:http's response in progress on this connection (it serves one at a time), for drain's `connection: close`. */
+  http1Response: http.ServerResponse | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** HCM common_http_protocol_options.max_connection_duration (none when unset or 0). */
   private durationTimer: NodeJS.Timeout | undefined;
@@ -159,6 +161,9 @@ class ConnectionContext implements ConnectionHandle {
       return;
     }
     if (this.activeRequests === 0) this.socket.end();
+    // node:http: the response in progress says `connection: close` (node then closes after it); the fast path's
+    // H1Downstream reads `draining` itself.
+    else if (this.http1Response !== undefined && !this.http1Response.headersSent) this.http1Response.setHeader('connection', 'close');
   }
 }
 
@@ -180,7 +185,10 @@ function onContextSocketClose(this: SocketWithContext): void {
 
 /** An HTTP/1.1 response ended or its connection went away ('close' follows 'finish' as well). */
 function onHttp1ResponseClose(this: http.ServerResponse & WithContext): void {
-  this[CONNECTION]?.requestDone();
+  const context = this[CONNECTION];
+  if (context === undefined) return;
+  if (context.http1Response === this) context.http1Response = undefined;
+  context.requestDone();
 }
 
 function onHttp2StreamClose(this: http2.ServerHttp2Stream & WithContext): void {
@@ -291,6 +299,7 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     context.requestStarted();
     if (context.draining) res.setHeader('connection', 'close');
     (res as http.ServerResponse & WithContext)[CONNECTION] = context;
+    context.http1Response = res;
     res.once('close', onHttp1ResponseClose);
     this.serve(new Http1Downstream(req, res, context.scheme), context);
   }
