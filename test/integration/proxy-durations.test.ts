@@ -252,6 +252,13 @@ for (const http2Codec of ['own codec', 'node:http2'] as const) describe(`max str
     });
   });
 
+  it('any response before the request body was fully received (404 NR here) says connection: close and ends the HTTP/1.1 connection', async () => {
+    const early = await rawExchange(streamPort, [{ data: 'POST /nowhere HTTP/1.1\r\nhost: svc.test\r\ncontent-length: 10\r\n\r\nhel', afterMs: 0 }], 5000);
+    assert.match(early.data, /^HTTP\/1\.1 404/);
+    assert.match(early.data, /connection: close/i);
+    assert.ok(early.closedByServer, 'meshlet closed the connection');
+  });
+
   describe('cluster max_stream_duration (per attempt)', () => {
     it('expires: the upstream request is reset and the client gets 504 "upstream max stream duration reached", flag UMSDR', async () => {
       // Envoy's router answers Utility::maybeRequestTimeoutCode: 504 once the request was fully received, else 408.
