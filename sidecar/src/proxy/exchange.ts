@@ -588,12 +588,10 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
     if (attempt === undefined || this.finished) return;
     attempt.abort();
     this.endAttempt(attempt, MAX_STREAM_DURATION_RESULT);
-    if (!this.responseForwarded) {
-      const kind = this.requestComplete ? Errors.upstreamMaxStreamDuration : Errors.upstreamMaxStreamDurationIncompleteRequest;
-      this.lastFailure = { kind };
-      if (this.maybeRetry({ kind: 'reset', beforeRequestSent: !attempt.requestSent })) return;
-    }
-    this.finishWithError(this.requestComplete ? Errors.upstreamMaxStreamDuration : Errors.upstreamMaxStreamDurationIncompleteRequest);
+    const kind = this.requestComplete ? Errors.upstreamMaxStreamDuration : Errors.upstreamMaxStreamDurationIncompleteRequest;
+    this.lastFailure = { kind };
+    // maybeRetry declines once the response started; finishWithError then resets the stream.
+    if (!this.maybeRetry({ kind: 'reset', beforeRequestSent: !attempt.requestSent })) this.finishWithError(kind);
   }
 
   /** The route deadline passed: 504 UT before the response started, a reset after. */
