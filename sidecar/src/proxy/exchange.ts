@@ -81,6 +81,8 @@ export class Exchange implements AttemptCallbacks, ExchangeInfo {
    */
   private timer: NodeJS.Timeout | undefined;
   timerAt = 0;
+  /** Position in streamDeadlines (-1: not queued); the queue owns it. */
+  deadlineSlot = -1;
   /** Deadlines in performance.now() ms; 0 = not armed. */
   private routeDeadline = 0;
   private tryDeadline = 0;

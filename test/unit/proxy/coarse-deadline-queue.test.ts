@@ -7,6 +7,7 @@ import { CoarseDeadlineQueue, type DeadlineHolder } from '../../../sidecar/src/p
 
 class Holder implements DeadlineHolder {
   near = 0;
+  deadlineSlot = -1;
   constructor(public timerAt: number) {}
   deadlineNear(): void {
     this.near += 1;
@@ -49,6 +50,34 @@ describe('coarse deadline queue', function () {
     queue.remove(removed);
     await until(() => kept.near > 0);
     assert.equal(removed.near, 0);
+    assert.equal(queue.size, 0);
+  });
+
+  it('keeps every holder once through adds and removes in any order (slots stay right after swap-removes)', () => {
+    const queue = new CoarseDeadlineQueue<Holder>();
+    const now = performance.now();
+    const holders = Array.from({ length: 50 }, (_, i) => new Holder(now + 60_000 + i));
+    const queued = new Set<Holder>();
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let step = 0; step < 2_000; step++) {
+      const holder = holders[random(holders.length)]!;
+      if (random(2) === 0) {
+        queue.add(holder, now);
+        queued.add(holder);
+      } else {
+        queue.remove(holder);
+        queued.delete(holder);
+      }
+      assert.equal(queue.size, queued.size);
+    }
+    for (const holder of holders) assert.equal(holder.deadlineSlot >= 0, queued.has(holder));
+    const slots = [...queued].map((h) => h.deadlineSlot).sort((a, b) => a - b);
+    assert.deepEqual(slots, [...Array(queued.size).keys()], 'slots are 0..size-1, each once');
+    for (const holder of holders) queue.remove(holder);
     assert.equal(queue.size, 0);
   });
 });

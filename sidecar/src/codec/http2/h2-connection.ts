@@ -6,6 +6,7 @@ import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, FRAME_HEADER_LENGTH, FrameFlag, FrameType, H2ErrorCode, MAX_STREAM_ID, MAX_WINDOW_SIZE, SettingId, h2ErrorName } from './h2-constants';
 import { H2HeaderBlock } from './h2-header-block';
+import { H2StreamTable } from './h2-stream-table';
 import { H2Stream, STREAM_HIGH_WATER_MARK, type H2StreamOwner } from './h2-stream';
 import { HpackDecoder } from './hpack/hpack-decoder';
 import { HpackEncoder } from './hpack/hpack-encoder';
@@ -93,7 +94,7 @@ function flushDirty(): void {
  * H2Stream, one header object, frames written into a reused arena, one socket write per turn.
  */
 export class H2Connection implements H2StreamOwner {
-  readonly streams = new Map<number, H2Stream>();
+  readonly streams = new H2StreamTable<H2Stream>();
   activeStreams = 0;
   /**
    * Peer's SETTINGS_MAX_CONCURRENT_STREAMS (streams we may have open). Until its SETTINGS arrive, 100 (RFC 9113
@@ -195,7 +196,7 @@ export class H2Connection implements H2StreamOwner {
     const id = this.nextStreamId;
     this.nextStreamId += 2;
     const stream = new H2Stream(id, this, this.peerInitialWindow, this.settings.streamWindow);
-    this.streams.set(id, stream);
+    this.streams.add(stream);
     this.activeStreams += 1;
     this.lastPeerStreamId = id;
     return stream;
@@ -577,7 +578,7 @@ export class H2Connection implements H2StreamOwner {
       this.writeRstStream(streamId, H2ErrorCode.PROTOCOL_ERROR);
       return;
     }
-    this.streams.set(streamId, stream);
+    this.streams.add(stream);
     this.activeStreams += 1;
     this.owner.onStream(this, stream, block, endStream);
     if (stream.handler === null && !stream.closed) this.resetStream(stream, H2ErrorCode.REFUSED_STREAM);
@@ -649,7 +650,8 @@ export class H2Connection implements H2StreamOwner {
     this.writeFrame(FrameType.SETTINGS, FrameFlag.ACK, 0, EMPTY, 0, 0);
     this.countControlFrame();
     if (windowDelta !== 0) {
-      for (const stream of this.streams.values()) {
+      for (let i = 0; i < this.streams.size; i++) {
+        const stream = this.streams.item(i);
         stream.sendWindow += windowDelta;
         if (stream.sendWindow > MAX_WINDOW_SIZE) throw new ConnectionError(H2ErrorCode.FLOW_CONTROL_ERROR, 'stream window above 2^31-1');
       }
@@ -680,7 +682,7 @@ export class H2Connection implements H2StreamOwner {
     const code = buf.readUInt32BE(start + 4);
     this.goawayReceived = true;
     // Streams we opened above the peer's last stream id were never processed: safe to retry elsewhere.
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.streams.snapshot()) {
       if (stream.id > lastStreamId && (stream.id & 1) === (this.settings.role === 'client' ? 1 : 0)) {
         this.closeStream(stream);
         stream.handler?.streamReset(stream, H2ErrorCode.REFUSED_STREAM, true);
@@ -905,7 +907,8 @@ export class H2Connection implements H2StreamOwner {
 
   private onSocketDrain(): void {
     this.outboundControlFrames = 0;
-    for (const stream of this.streams.values()) {
+    for (let i = 0; i < this.streams.size; i++) {
+      const stream = this.streams.item(i);
       if (stream.needDrain && stream.queue === null) {
         stream.needDrain = false;
         stream.handler?.streamDrain(stream);
@@ -986,7 +989,7 @@ export class H2Connection implements H2StreamOwner {
     if (this.closed) return;
     this.closed = true;
     const error = this.closeError;
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.streams.snapshot()) {
       this.closeStream(stream);
       stream.handler?.streamReset(stream, H2ErrorCode.CANCEL, false);
     }
