@@ -7,8 +7,7 @@ import { EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, type CliActions, type TelemetryF
 import type { BootstrapConfig } from './config/bootstrap-config';
 import { createLogger } from './observability/logger';
 import { resolveTracingOptions } from './observability/tracing-options';
-import { loadBootstrap } from './xds/bootstrap-loader';
-import { ProtoSchema } from './xds/proto-schema';
+import { loadBootstrapOutOfProcess } from './xds/bootstrap-decode-process';
 
 // Each command's code is loaded when that command runs, not at process start (issue 3, peak RSS): `meshlet run`
 // never loads the demo (control plane, grpc-js server), inject/ or the file validator.
@@ -16,11 +15,6 @@ const demoModule = (): typeof import('../../examples/demo/demo') => require('../
 const injectModule = (): typeof import('./inject/inject-commands') => require('./inject/inject-commands') as typeof import('./inject/inject-commands');
 const sidecarModule = (): typeof import('./sidecar') => require('./sidecar') as typeof import('./sidecar');
 const validatorModule = (): typeof import('./xds/envoy-file-validator') => require('./xds/envoy-file-validator') as typeof import('./xds/envoy-file-validator');
-
-/** A full GC when node runs with --expose-gc (sidecar/bin/meshlet.js sets it); otherwise nothing. */
-function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
 
 /** The version in the root package.json (found by walking up from this file, in src/ or dist/). */
 function packageVersion(): string {
@@ -51,12 +45,6 @@ async function startSidecar(bootstrap: BootstrapConfig, options: { readonly drai
     process.stderr.write(`meshlet run: ${tracing}\n`);
     return EXIT_BAD_INPUT;
   }
-  // The file is decoded: without an xDS server nothing needs the proto schema again. Collecting it now, before
-  // the data plane's modules load, lets them reuse its ~7 MB of old space instead of growing the heap (issue 3).
-  if (bootstrap.xds === null) {
-    ProtoSchema.release();
-    collectGarbage();
-  }
   let sidecar;
   try {
     sidecar = await sidecarModule().createSidecar(bootstrap, { logger, tracing, accessLog: options.telemetry?.accessLog ?? null });
@@ -79,7 +67,7 @@ async function main(): Promise<void> {
   const version = packageVersion();
   const actions: CliActions = {
     version,
-    loadBootstrap: (flags) => loadBootstrap(flags, { version }),
+    loadBootstrap: (flags) => loadBootstrapOutOfProcess(flags, { version }),
     validateFile: (file) => validatorModule().validateEnvoyFile(file, { version }),
     startSidecar,
     runDemo: (flags) => demoModule().runDemo(flags),

@@ -29,7 +29,6 @@ import type { MetricsSources } from './admin/metrics-collector';
 import type { BackoffOptions } from './core/backoff';
 import { buildConfigDump } from './xds/config-dump';
 import { nodeMessage } from './xds/node-message';
-import { ProtoSchema } from './xds/proto-schema';
 import { SnapshotAssembler, type StaticResources } from './xds/snapshot-assembler';
 import type { XdsClient } from './xds/xds-client';
 import { clusterLoadAssignmentResource } from './xds/resources/cluster-load-assignment-resource';
@@ -41,6 +40,7 @@ import type { DecodeContext, XdsResourceType } from './xds/resources/resource-ty
 // Loaded only when used (issue 3, peak RSS): the ADS client and its credentials pull in @grpc/grpc-js, tracing the
 // OpenTelemetry SDK and exporters; a static bootstrap without --otlp-endpoint never loads either.
 const xdsClientModule = (): typeof import('./xds/xds-client') => require('./xds/xds-client') as typeof import('./xds/xds-client');
+const protoSchemaModule = (): typeof import('./xds/proto-schema') => require('./xds/proto-schema') as typeof import('./xds/proto-schema');
 const xdsCredentialsModule = (): typeof import('./xds/xds-credentials') => require('./xds/xds-credentials') as typeof import('./xds/xds-credentials');
 const tracingModule = (): typeof import('./observability/tracing-observer') => require('./observability/tracing-observer') as typeof import('./observability/tracing-observer');
 
@@ -159,7 +159,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     // The proto schema is needed only to decode ADS responses: a static sidecar holds no reference to it.
     const ignoredOnce = new Set<string>();
     const decodeContext: DecodeContext = {
-      schema: ProtoSchema.get(),
+      schema: protoSchemaModule().ProtoSchema.get(),
       adsClusterNames: new Set(xds.clusterNames),
       onIgnored: (typeUrl, where) => {
         if (ignoredOnce.has(typeUrl)) return;

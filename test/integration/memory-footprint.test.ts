@@ -58,10 +58,10 @@ describe('meshlet run loads only what the configuration uses', function () {
 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('static JSON bootstrap, no tracing: no grpc-js, OpenTelemetry, YAML, demo or inject code', async () => {
+  it('static JSON bootstrap, no tracing: no proto schema (decoded in a child process), grpc-js, OpenTelemetry, YAML, demo or inject code', async () => {
     const modules = await modulesLoadedBy(dir, ['-b', bootstrapFile]);
     assert.ok(loaded(modules, `${path.sep}sidecar.js`), 'the sidecar itself is loaded');
-    for (const fragment of ['@grpc/grpc-js', '@opentelemetry/', `${path.sep}yaml${path.sep}`, `examples${path.sep}demo`, `src${path.sep}inject${path.sep}`, 'xds-client.js']) {
+    for (const fragment of ['protobufjs', 'proto-schema.js', '@grpc/grpc-js', '@opentelemetry/', `${path.sep}yaml${path.sep}`, `examples${path.sep}demo`, `src${path.sep}inject${path.sep}`, 'xds-client.js']) {
       assert.ok(!loaded(modules, fragment), `${fragment} should not be loaded: ${modules.filter((m) => m.includes(fragment)).join(', ')}`);
     }
   });

@@ -32,7 +32,7 @@ export interface TelemetryFlags {
 export interface CliActions {
   readonly version: string;
   /** Bootstrap file (optional) + flags + env vars -> validated bootstrap, every problem listed. */
-  loadBootstrap(flags: BootstrapFlags): Validation<BootstrapConfig>;
+  loadBootstrap(flags: BootstrapFlags): Validation<BootstrapConfig> | Promise<Validation<BootstrapConfig>>;
   /** Checks any Envoy file (bootstrap, xDS resource file, config dump) without starting anything. */
   validateFile(file: string): Validation<{ readonly summary: string }>;
   /** Starts the sidecar and resolves with the exit code once it has stopped (signal, fatal error). */

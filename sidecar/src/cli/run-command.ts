@@ -64,7 +64,7 @@ export function runCommand(context: CommandContext): Command {
       if (options.xdsServerName !== undefined) flags.xdsServerName = options.xdsServerName;
       if (options.xdsToken !== undefined) flags.xdsToken = options.xdsToken;
       if (options.xdsTokenAudience !== undefined) flags.xdsTokenAudience = options.xdsTokenAudience;
-      const loaded = context.actions.loadBootstrap(flags);
+      const loaded = await context.actions.loadBootstrap(flags);
       if (!loaded.ok) {
         const what = flags.bootstrapPath === undefined ? 'the configuration' : flags.bootstrapPath;
         printProblems(context.io, `meshlet: ${what} is invalid (${loaded.errors.length} problem${loaded.errors.length === 1 ? '' : 's'}):`, loaded.errors);

@@ -7,6 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 // descriptor.proto is imported by the validate/udpa annotations; protobufjs ships it as JSON.
 import descriptorJson = require('protobufjs/google/protobuf/descriptor.json');
+import { TYPE_URL_PREFIX, typeNameOf, type AnyMessage } from './type-url';
 
 /** Include roots under xds-protos/, in search order (specs/xds.md §2.2: all four are needed). */
 const INCLUDE_DIRS = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'] as const;
@@ -19,13 +20,7 @@ export const TO_OBJECT_OPTIONS: protobuf.IConversionOptions = {
   oneofs: true,
 };
 
-export const TYPE_URL_PREFIX = 'type.googleapis.com/';
-
-/** A `google.protobuf.Any` as proto-loader decodes it. */
-export interface AnyMessage {
-  readonly type_url: string;
-  readonly value: Buffer | Uint8Array;
-}
+export { TYPE_URL_PREFIX, typeNameOf, type AnyMessage } from './type-url';
 
 let commonRegistered = false;
 
@@ -155,10 +150,4 @@ export class ProtoSchema {
     }
     return definition as grpc.ServiceDefinition;
   }
-}
-
-/** `type.googleapis.com/envoy.config.cluster.v3.Cluster` -> `envoy.config.cluster.v3.Cluster`. */
-export function typeNameOf(typeUrl: string): string {
-  const slash = typeUrl.lastIndexOf('/');
-  return slash >= 0 ? typeUrl.slice(slash + 1) : typeUrl;
 }

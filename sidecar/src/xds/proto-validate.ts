@@ -1,8 +1,15 @@
 // Generic protoc-gen-validate (PGV) checker: walks a proto-loader-shaped object along its protobufjs Type and reports every violated `(validate.rules)`.
 
 import * as net from 'node:net';
-import * as protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
 import { joinPath, type FieldError } from '../core/validation';
+
+// Loaded on the first validation, which always follows a schema load: a static sidecar imports the resource
+// decoders (and so this file) but never the proto schema (issue 3, peak RSS).
+let protobufjs: typeof import('protobufjs') | undefined;
+function reflection(): typeof import('protobufjs') {
+  return (protobufjs ??= require('protobufjs') as typeof import('protobufjs'));
+}
 
 /*
  * Envoy runs PGV on every resource and on every unpacked typed_config (MessageUtil::validate); this does the same
@@ -131,7 +138,7 @@ function compile(type: protobuf.Type): CompiledType {
     let recurse: protobuf.Type | undefined;
     let wrapperKind: string | undefined;
     let typeName: string | undefined;
-    if (resolved instanceof protobuf.Type) {
+    if (resolved instanceof reflection().Type) {
       const name = fullName(resolved);
       typeName = name;
       wrapperKind = WRAPPER_KINDS[name];
@@ -194,7 +201,7 @@ function isOneofSet(msg: Record<string, unknown>, oneof: protobuf.OneOf): boolea
 function checkSingle(cf: CompiledField, rules: Rules | undefined, value: unknown, path: string, out: FieldError[], depth: number): void {
   const { field } = cf;
   const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) {
+  if (resolved instanceof reflection().Type) {
     const messageRules = rules?.['message'] as Rules | undefined;
     const unset = value === null || value === undefined;
     const typeName = cf.typeName ?? fullName(resolved);
@@ -225,7 +232,7 @@ function checkSingle(cf: CompiledField, rules: Rules | undefined, value: unknown
     return;
   }
   if (rules === undefined) return;
-  if (resolved instanceof protobuf.Enum) {
+  if (resolved instanceof reflection().Enum) {
     const er = rules['enum'] as Rules | undefined;
     if (er !== undefined) checkEnum(resolved, er, value, path, out);
     return;

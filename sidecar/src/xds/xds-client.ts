@@ -16,7 +16,7 @@ import type { DeltaDiscoveryResponse__Output } from '../../../xds-protos/generat
 import type { DiscoveryRequest } from '../../../xds-protos/generated/envoy/service/discovery/v3/DiscoveryRequest';
 import type { DiscoveryResponse__Output } from '../../../xds-protos/generated/envoy/service/discovery/v3/DiscoveryResponse';
 import { GrpcAdsTransport, type AdsCall, type AdsCallStatus, type AdsTransport } from './ads-stream';
-import type { AnyMessage } from './proto-schema';
+import type { AnyMessage } from './type-url';
 import type { DecodeContext, XdsResourceType } from './resources/resource-type';
 import { SnapshotAssembler, type DynamicResourceView, type Resolution, type StaticResources, type XdsLogger } from './snapshot-assembler';
 

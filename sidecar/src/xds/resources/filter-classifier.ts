@@ -1,7 +1,7 @@
 // Classifies listener, network and HTTP filters by config type URL (never by name) into implemented, ignored, refused and unknown.
 
 import type { ErrorCollector } from '../../core/validation';
-import type { AnyMessage } from '../proto-schema';
+import type { AnyMessage } from '../type-url';
 import type { DecodeContext } from './resource-type';
 import { unpackTypedConfig, type UnpackedConfig } from './typed-config';
 

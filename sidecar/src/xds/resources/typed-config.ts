@@ -2,7 +2,7 @@
 
 import type { ErrorCollector } from '../../core/validation';
 import type { JsonObject } from '../../config/endpoint-config';
-import { TYPE_URL_PREFIX, typeNameOf, type AnyMessage } from '../proto-schema';
+import { TYPE_URL_PREFIX, typeNameOf, type AnyMessage } from '../type-url';
 import { protoValidate } from '../proto-validate';
 import type { DecodeContext } from './resource-type';
 import { structToJson } from './struct-json';
