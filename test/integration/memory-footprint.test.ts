@@ -17,7 +17,8 @@ const MESHLET = path.join(repoRoot, 'sidecar', 'bin', 'meshlet.js');
 async function modulesLoadedBy(dir: string, args: readonly string[]): Promise<string[]> {
   const listFile = path.join(dir, `modules-${Date.now()}.json`);
   const preload = path.join(dir, 'list-modules.js');
-  fs.writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(listFile)}, JSON.stringify(Object.keys(require.cache))));\n`);
+  // Module files, and node's own modules as `NativeModule <name>` (process.moduleLoadList).
+  fs.writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(listFile)}, JSON.stringify([...Object.keys(require.cache), ...process.moduleLoadList])));\n`);
   const proc = spawn(process.execPath, ['-r', preload, MESHLET, 'run', ...args, '--drain-timeout', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -58,10 +59,10 @@ describe('meshlet run loads only what the configuration uses', function () {
 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('static JSON bootstrap, no tracing: no proto schema (decoded in a child process), grpc-js, OpenTelemetry, YAML, demo or inject code', async () => {
+  it('static JSON bootstrap, no tracing, no TLS: no node:http2 (only the fallback codec uses it), node:tls, proto schema (decoded in a child process), grpc-js, OpenTelemetry, YAML, demo or inject code', async () => {
     const modules = await modulesLoadedBy(dir, ['-b', bootstrapFile]);
     assert.ok(loaded(modules, `${path.sep}sidecar.js`), 'the sidecar itself is loaded');
-    for (const fragment of ['protobufjs', 'proto-schema.js', '@grpc/grpc-js', '@opentelemetry/', `${path.sep}yaml${path.sep}`, `examples${path.sep}demo`, `src${path.sep}inject${path.sep}`, 'xds-client.js']) {
+    for (const fragment of ['NativeModule http2', 'NativeModule tls', 'NativeModule https', 'protobufjs', 'proto-schema.js', '@grpc/grpc-js', '@opentelemetry/', `${path.sep}yaml${path.sep}`, `examples${path.sep}demo`, `src${path.sep}inject${path.sep}`, 'xds-client.js']) {
       assert.ok(!loaded(modules, fragment), `${fragment} should not be loaded: ${modules.filter((m) => m.includes(fragment)).join(', ')}`);
     }
   });

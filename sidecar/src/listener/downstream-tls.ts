@@ -1,7 +1,7 @@
 // TLS termination for a filter chain's DownstreamTlsContext: one never-listening tls.Server per chain, fed accepted sockets.
 
 import type * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { FilterChainConfig } from '../config/listener-config';
 import type { DownstreamTlsConfig } from '../config/tls-config';
 import { matchesSan, readDataSource, subjectAltNames, tlsVersion } from '../config/tls-material';
@@ -79,7 +79,8 @@ export class DownstreamTls {
         options.rejectUnauthorized = config.requireClientCertificate && !validation.acceptUntrusted;
       }
       if (chain.transportSocketConnectTimeoutMs !== null && chain.transportSocketConnectTimeoutMs > 0) options.handshakeTimeout = chain.transportSocketConnectTimeoutMs;
-      return new DownstreamTls(null, tls.createServer(options), config);
+      // node:tls loads with the first TLS filter chain, not at start (issue 3, RSS).
+      return new DownstreamTls(null, (require('node:tls') as typeof tls).createServer(options), config);
     } catch (error) {
       return unavailable(`cannot load TLS material: ${(error as Error).message}`);
     }

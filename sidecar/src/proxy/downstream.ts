@@ -1,7 +1,8 @@
 // The downstream side of one HTTP exchange, the same for HTTP/1.1 (node:http) and HTTP/2 (node:http2 streams).
 
 import type * as http from 'node:http';
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import { FrameFlag } from '../codec/http2/h2-constants';
 import type { Readable } from 'node:stream';
 import type { Host } from '../upstream/host';
 import type { AttemptCallbacks, UpstreamAttempt, UpstreamRequestHead } from './upstream-attempt';
@@ -182,7 +183,7 @@ export class Http2Downstream implements Downstream {
       if (name.charCodeAt(0) !== 58 /* ':' */) headers[name] = rawHeaders[name] as string | string[];
     }
     this.headers = headers;
-    this.hasBody = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) === 0;
+    this.hasBody = (flags & FrameFlag.END_STREAM) === 0;
     stream.once('trailers', (trailers: http.IncomingHttpHeaders) => {
       this.requestTrailers = trailers;
     });

@@ -2,7 +2,7 @@
 // tcp_proxy connections into TcpProxySessions. Implements listener/'s ConnectionHandlers.
 
 import * as http from 'node:http';
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type * as tls from 'node:tls';
@@ -18,6 +18,7 @@ import { sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
 import { H1Connection, type H1ConnectionOwner } from './h1/h1-connection';
 import type { H2Connection } from '../codec/http2/h2-connection';
+import { H2ErrorCode } from '../codec/http2/h2-constants';
 import { H2ServerConnection, serverSettings, type H2ServerOwner } from './h2/h2-server-connection';
 import { TcpProxySession } from './tcp-proxy-session';
 import { proxyUpgrade } from './upgrade-tunnel';
@@ -202,7 +203,8 @@ function onHttp2StreamClose(this: http2.ServerHttp2Stream & WithContext): void {
  */
 export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
   private readonly h1: http.Server;
-  private readonly h2: http2.Http2Server;
+  /** node:http2's server for the fallback codec (MESHLET_HTTP2_FAST=0), created on its first connection. */
+  private h2: http2.Http2Server | undefined;
   private readonly viaTokens = new Map<string, string>();
   readonly clusters: { get(name: string): UpstreamCluster | undefined };
   readonly random: () => number;
@@ -250,14 +252,21 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
       context.requestStarted();
       proxyUpgrade(req, socket, head, context.info, context.hcm, this.options.runtime(), this.clusters, this.random);
     });
-    this.h2 = http2.createServer({ settings: { enablePush: false }, maxSessionMemory: 64 });
-    this.h2.on('session', (session: http2.ServerHttp2Session) => {
+  }
+
+  /** node:http2 loads only here, for the fallback codec: the own codec serves HTTP/2 by default (issue 3, RSS). */
+  private nodeHttp2Server(): http2.Http2Server {
+    if (this.h2 !== undefined) return this.h2;
+    const server = (require('node:http2') as typeof import('node:http2')).createServer({ settings: { enablePush: false }, maxSessionMemory: 64 });
+    server.on('session', (session: http2.ServerHttp2Session) => {
       const socket = session.socket as SocketWithContext;
       const context = socket[CONNECTION];
       if (context !== undefined) context.session = session;
       session.on('error', () => undefined);
     });
-    this.h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number) => this.onHttp2Stream(stream, headers, flags));
+    server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number) => this.onHttp2Stream(stream, headers, flags));
+    this.h2 = server;
+    return server;
   }
 
   // === ConnectionHandlers ===
@@ -271,7 +280,7 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     } else if (codec === 'http2') {
       // The HTTP/2 session consumes the socket's handle directly (and takes the unshifted preface from its
       // buffer); resuming the JS stream here would steal bytes from nghttp2.
-      this.h2.emit('connection', socket);
+      this.nodeHttp2Server().emit('connection', socket);
     } else if (this.h1Fast !== undefined && !info.tlsTerminated) {
       new H1Connection(socket, context, this.h1Fast);
     } else {
@@ -307,7 +316,7 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
   private onHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number): void {
     const context = (stream.session?.socket as SocketWithContext | undefined)?.[CONNECTION];
     if (context === undefined) {
-      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      stream.close(H2ErrorCode.INTERNAL_ERROR);
       return;
     }
     stream.on('error', () => undefined);
@@ -352,7 +361,7 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
   /** Closes the internal servers' sessions (they never listen). */
   close(): void {
     this.h1.close();
-    this.h2.close();
+    this.h2?.close();
     for (const session of this.tcpSessions) session.destroy();
   }
 }

@@ -2,7 +2,8 @@
 // HTTP/2 session. Reports headers, body, end and failures (classified for retries and local replies).
 
 import * as http from 'node:http';
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import { FrameFlag, H2ErrorCode } from '../codec/http2/h2-constants';
 import type * as net from 'node:net';
 import type { Host } from '../upstream/host';
 import type { AttemptOutcome } from './retry-state';
@@ -154,7 +155,11 @@ export class Http1Attempt implements UpstreamAttempt {
   }
 }
 
-const { HTTP2_HEADER_STATUS, NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+// node:http2's constants, from the codec's (RFC 9113 values): node:http2 itself loads only when the fallback runs.
+const HTTP2_HEADER_STATUS = ':status';
+const NGHTTP2_REFUSED_STREAM: number = H2ErrorCode.REFUSED_STREAM;
+const NGHTTP2_CANCEL: number = H2ErrorCode.CANCEL;
+const NGHTTP2_FLAG_END_STREAM: number = FrameFlag.END_STREAM;
 const END_STREAM_OPTIONS: http2.ClientSessionRequestOptions = Object.freeze({ endStream: true });
 const OPEN_STREAM_OPTIONS: http2.ClientSessionRequestOptions = Object.freeze({ endStream: false });
 

@@ -1,6 +1,6 @@
 // One h2c connection a health-check session reuses (HTTP/2 HTTP checks and gRPC checks), opened on demand.
 
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { ProbeTarget } from './health-probe';
 
@@ -21,7 +21,8 @@ export class H2Connection {
     let session = this.session;
     if (session === null || session.closed || session.destroyed) {
       const host = net.isIPv6(this.target.address) ? `[${this.target.address}]` : this.target.address;
-      session = http2.connect(`http://${host}:${this.target.port}`);
+      // node:http2 loads with the first gRPC health check, not at start (issue 3, RSS).
+      session = (require('node:http2') as typeof http2).connect(`http://${host}:${this.target.port}`);
       session.on('error', () => undefined); // the stream reports the failure
       session.unref();
       this.session = session;

@@ -1,7 +1,7 @@
 // One host's HTTP/1.1 keep-alive pool: an http(s).Agent bounded by max_connections, with connect timeout, TLS and graceful close.
 
 import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as https from 'node:https';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Errors, ProxyError } from '../../core/errors';
@@ -58,17 +58,19 @@ export class Http1Pool {
       ...(settings.idleTimeoutMs > 0 ? { timeout: settings.idleTimeoutMs } : {}),
     };
     if (settings.localAddress !== null) (common as { localAddress?: string }).localAddress = settings.localAddress;
-    if (tls === null) {
+    // node:https (and node:tls) load with the first TLS upstream pool, not at start (issue 3, RSS).
+    const httpsModule = tls === null ? undefined : (require('node:https') as typeof https);
+    if (httpsModule === undefined || tls === null) {
       this.secure = false;
       this.agent = new http.Agent(common);
     } else {
       this.secure = true;
-      this.agent = new https.Agent({ ...common, ...tls.options, ALPNProtocols: tls.alpnFor('http1') });
+      this.agent = new httpsModule.Agent({ ...common, ...tls.options, ALPNProtocols: tls.alpnFor('http1') });
       // http.request() checks options.protocol against agent.protocol; the TLS is the agent's business.
       (this.agent as unknown as { protocol: string }).protocol = 'http:';
     }
     const agent = this.agent as http.Agent & { createConnection: typeof http.Agent.prototype.createConnection };
-    const base = (tls === null ? http.Agent : https.Agent).prototype.createConnection;
+    const base = (httpsModule === undefined ? http.Agent : httpsModule.Agent).prototype.createConnection;
     agent.createConnection = (options, callback) => this.connect(base, options, callback);
     const baseKeepAlive = agent.keepSocketAlive;
     agent.keepSocketAlive = (socket: Duplex) => this.keepAlive(baseKeepAlive, socket);

@@ -1,8 +1,8 @@
 // One host's HTTP/2 sessions (h2c or TLS with ALPN h2): multiplexed, bounded by max concurrent streams, GOAWAY-aware, with keepalive pings.
 
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { TimerHandle } from '../../core/clock';
 import { Errors, ProxyError } from '../../core/errors';
 import { armConnectTimeout } from './connect-timeout';
@@ -91,13 +91,14 @@ export class Http2Pool {
         socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
       } else {
         const alpn = tlsSettings.alpnFor(settings.protocol === 'auto' ? 'auto' : 'http2');
-        socket = tls.connect({ ...tlsSettings.options, host, port, ALPNProtocols: alpn, ...(localAddress ? { localAddress } : {}) });
+        socket = (require('node:tls') as typeof tls).connect({ ...tlsSettings.options, host, port, ALPNProtocols: alpn, ...(localAddress ? { localAddress } : {}) });
       }
       armConnectTimeout(socket, settings.connectTimeoutMs, tlsSettings !== null, settings.clock, this.where);
       return socket;
     };
     const h2 = settings.http2;
-    const session = http2.connect(`${tlsSettings === null ? 'http' : 'https'}://${authorityHost}:${port}`, {
+    // node:http2 loads only when this fallback pool connects (the own codec is the default; issue 3, RSS).
+    const session = (require('node:http2') as typeof http2).connect(`${tlsSettings === null ? 'http' : 'https'}://${authorityHost}:${port}`, {
       createConnection,
       settings: {
         enablePush: false,

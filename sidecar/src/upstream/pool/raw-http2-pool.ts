@@ -2,7 +2,7 @@
 // max concurrent streams and max connections, GOAWAY-aware, with keepalive pings and an idle timeout.
 
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { H2Connection, type H2ConnectionOwner, type H2ConnectionSettings } from '../../codec/http2/h2-connection';
 import { H2ErrorCode } from '../../codec/http2/h2-constants';
@@ -104,7 +104,8 @@ export class RawHttp2Pool implements H2ConnectionOwner {
       socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
     } else {
       const alpn = tlsSettings.alpnFor(settings.protocol === 'auto' ? 'auto' : 'http2');
-      socket = tls.connect({ ...tlsSettings.options, host, port, ALPNProtocols: alpn, ...(localAddress ? { localAddress } : {}) });
+      // node:tls loads with the first TLS upstream, not at start (issue 3, RSS).
+      socket = (require('node:tls') as typeof tls).connect({ ...tlsSettings.options, host, port, ALPNProtocols: alpn, ...(localAddress ? { localAddress } : {}) });
     }
     armConnectTimeout(socket, settings.connectTimeoutMs, tlsSettings !== null, settings.clock, this.where);
     const connection = new H2Connection(socket, this.codecSettings, this);
