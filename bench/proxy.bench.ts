@@ -6,7 +6,7 @@
 // Writes its section of bench/RESULTS.md. Installs nothing: `bench/setup.sh` installs the tools.
 //
 //   node dist/bench/proxy.bench.js [--profile] [--only h1|h2|grpc] [--no-results]
-//   env: PAIRS=8 SLICE_S=3 LAT_S=5 LAT_WARMUP_S=1 RATE=2000 BENCH_RUN=<scratch dir> PORT_OFFSET=0 LOCK_WAIT_S=600 MESHLET_NODE_FLAGS="..."
+//   env: PAIRS=7 SLICE_S=3 LAT_S=4 LAT_WARMUP_S=1 RATE=2000 BENCH_RUN=<scratch dir> PORT_OFFSET=0 LOCK_WAIT_S=600 MESHLET_NODE_FLAGS="..."
 //   --profile: also runs `node --cpu-prof` on meshlet under HTTP/1.1 saturation (PROFILE_PROTO=h2|grpc: that
 //   scenario) and prints where the time goes.
 
@@ -23,7 +23,7 @@ const SHARED_CONF = path.resolve(ROOT, '..', 'shared', 'bench', 'conf');
 const RUN = process.env['BENCH_RUN'] ?? path.join(os.tmpdir(), 'meshlet-bench');
 const PROXY_CPU = process.env['PROXY_CPU'] ?? '0';
 const CLIENT_CPU = process.env['CLIENT_CPU'] ?? '1';
-const PAIRS = Number(process.env['PAIRS'] ?? 8);
+const PAIRS = Number(process.env['PAIRS'] ?? 7);
 const SLICE_S = Number(process.env['SLICE_S'] ?? 3);
 const LAT_S = Number(process.env['LAT_S'] ?? 4);
 const LAT_PAIRS = Number(process.env['LAT_PAIRS'] ?? 3);
