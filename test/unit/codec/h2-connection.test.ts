@@ -690,15 +690,71 @@ describe('H2Connection server against a raw-frame peer (RFC 9113 error handling)
     assert.equal(server.requests.length, 0);
   });
 
-  it('a stream id lower than one already used is never served (RST_STREAM STREAM_CLOSED or GOAWAY)', async () => {
-    // RFC 9113 §5.1.1 asks for a connection error; nghttp2 does that. Opening 5 closed 3 implicitly, and we keep
-    // no record of which lower ids were used, so a stream error STREAM_CLOSED is what we give: never served.
+  it('HEADERS opening a lower stream id the client skipped -> GOAWAY PROTOCOL_ERROR (RFC 9113 §5.1.1)', async () => {
+    // Opening 5 closed 3 implicitly, but 3 was never opened: a new stream below one already used is a
+    // connection error, and the request is never served.
     server.onEnded = () => undefined;
     peer.start(peer.headers(5, requestFields('/five')), peer.headers(3, requestFields('/three')));
-    const f = await peer.waitFor((x) => x.type === T.GOAWAY || (x.type === T.RST_STREAM && x.streamId === 3));
-    assert.ok(f.type === T.GOAWAY ? f.payload.readUInt32BE(4) === E.PROTOCOL_ERROR : f.payload.readUInt32BE(0) === E.STREAM_CLOSED);
-    await peer.roundTrip().catch(() => undefined);
+    assert.equal(await peer.goawayCode(), E.PROTOCOL_ERROR);
+    const goaway = await peer.waitForType(T.GOAWAY);
+    assert.equal(goaway.payload.readUInt32BE(0), 5, 'last stream id: the highest the client opened');
+    await peer.waitClosed();
     assert.equal(server.requests.length, 1);
+    assert.ok(!peer.frames.some((f) => f.type === T.RST_STREAM && f.streamId === 3));
+  });
+
+  it('HEADERS on a lower stream that was opened and closed -> RST_STREAM STREAM_CLOSED, the connection stays up', async () => {
+    // Served and finished: the client's late HEADERS (e.g. trailers racing our response) is a stream error (§5.1 closed).
+    peer.start(peer.headers(1, requestFields('/one')));
+    await peer.waitFor((f) => f.streamId === 1 && (f.flags & F.END_STREAM) !== 0);
+    peer.send(peer.headers(3, requestFields('/three')), peer.headers(1, [['x-late', 'trailer']]));
+    assert.equal(await peer.rstCode(1), E.STREAM_CLOSED);
+    await peer.waitFor((f) => f.streamId === 3 && (f.flags & F.END_STREAM) !== 0);
+    await peer.roundTrip();
+    assert.ok(!peer.frames.some((f) => f.type === T.GOAWAY));
+    assert.equal(server.requests.length, 2);
+  });
+
+  it('a client that skipped ids is still served; only HEADERS on a skipped id is a connection error', async () => {
+    // Gaps 3 and 7..9 are remembered; 1 and 5 were opened and answer STREAM_CLOSED.
+    peer.start(peer.headers(1, requestFields('/1')), peer.headers(5, requestFields('/5')), peer.headers(11, requestFields('/11')));
+    await peer.waitFor((f) => f.streamId === 11 && (f.flags & F.END_STREAM) !== 0);
+    peer.send(peer.headers(5, [['x-late', 'trailer']]));
+    assert.equal(await peer.rstCode(5), E.STREAM_CLOSED);
+    await peer.roundTrip();
+    assert.ok(!peer.frames.some((f) => f.type === T.GOAWAY));
+    peer.send(peer.headers(9, requestFields('/9')));
+    assert.equal(await peer.goawayCode(), E.PROTOCOL_ERROR);
+    assert.equal(server.requests.length, 3);
+  });
+
+  it('DATA after our RST_STREAM(NO_ERROR) is discarded: no reply, the connection window is credited (RFC 9113 §5.1, §8.1)', async () => {
+    await server.close();
+    server = await new TestServer({ ...SERVER_SETTINGS, connectionWindow: 65_535 }).listen();
+    peer.close();
+    peer = await RawH2Peer.connect(server.port);
+    // The server answers as soon as the request headers arrive, while the body is still coming.
+    server.onStream = function (this: TestServer, c: H2Connection, stream: H2Stream, block: H2HeaderBlock, endStream: boolean): void {
+      TestServer.prototype.onStream.call(this, c, stream, block, endStream);
+      const fields = [':status', '200'];
+      stream.sendHeaders(fields, fields.length, false);
+      stream.sendData(Buffer.from('done'), true);
+    };
+    peer.start(peer.headers(1, requestFields('/early', [], 'POST'), false));
+    assert.equal(await peer.rstCode(1), E.NO_ERROR);
+    await peer.waitFor((f) => f.type === T.DATA && f.streamId === 1 && (f.flags & F.END_STREAM) !== 0);
+    // DATA the client had in flight: 4 x 16,000 bytes, nearly the whole 65,535 connection window.
+    const before = peer.frames.length;
+    peer.send(data(1, Buffer.alloc(16_000)), data(1, Buffer.alloc(16_000)), data(1, Buffer.alloc(16_000)), data(1, Buffer.alloc(16_000)));
+    await peer.roundTrip();
+    const after = peer.frames.slice(before);
+    assert.ok(!after.some((f) => f.type === T.RST_STREAM || f.type === T.GOAWAY), `ignored, got ${peer.describe()}`);
+    const credited = after.filter((f) => f.type === T.WINDOW_UPDATE && f.streamId === 0).reduce((n, f) => n + f.payload.readUInt32BE(0), 0);
+    assert.ok(credited >= 32_000, `connection window credited for discarded DATA (${credited})`);
+    // The connection still carries a new request with a body beyond what the discarded DATA used up.
+    peer.send(peer.headers(3, requestFields('/next', [], 'POST'), false), data(3, Buffer.alloc(16_000)), data(3, 'end', true));
+    await peer.waitFor((f) => f.type === T.HEADERS && f.streamId === 3);
+    assert.equal(server.requests.length, 2);
   });
 
   it('WINDOW_UPDATE of 0 on a stream -> RST_STREAM PROTOCOL_ERROR', async () => {

@@ -66,6 +66,11 @@ const PREMATURE_RESET_MIN_STREAMS = 500;
 const DELAYED_CLOSE_MS = 1000;
 /** Not a wire flag: the header block is decoded (HPACK state stays in step) and discarded, its stream reset. */
 const DISCARD_BLOCK = 0x100;
+/**
+ * Server role: how many ranges of stream ids the client skipped (never opened) we remember. Well-behaved clients
+ * open ids in order and skip none; past this many gaps the oldest is forgotten and its ids count as closed.
+ */
+const MAX_SKIPPED_RANGES = 8;
 
 /** Connection error: GOAWAY with `code`, then close (RFC 9113 §5.4.1). */
 class ConnectionError extends Error {
@@ -142,6 +147,12 @@ export class H2Connection implements H2StreamOwner {
   private prematureResets = 0;
   /** Control frames written since the socket last had nothing buffered (flood detection). */
   private outboundControlFrames = 0;
+  /**
+   * Server role: ranges [first, last] of client stream ids below lastPeerStreamId that were never opened, as
+   * pairs, oldest first (allocated at the first gap; bounded by MAX_SKIPPED_RANGES).
+   */
+  private skippedRanges: Uint32Array | null = null;
+  private skippedRangeCount = 0;
   private closeError: Error | undefined;
   private readonly onDataBound = (chunk: Buffer): void => this.onData(chunk);
   private readonly onCloseBound = (): void => this.onSocketClose();
@@ -342,8 +353,10 @@ export class H2Connection implements H2StreamOwner {
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       if (this.isIdle(streamId)) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
+      // A closed stream, most often one we reset (RST_STREAM NO_ERROR after a complete response, RFC 9113 §8.1):
+      // DATA the peer had in flight is ignored (§5.1 "closed": MUST ignore frames after sending RST_STREAM), its
+      // bytes given back to the connection window. nghttp2 does the same (NGHTTP2_ERR_IGN_PAYLOAD).
       this.creditConnection(frameLength);
-      this.writeRstStream(streamId, H2ErrorCode.STREAM_CLOSED);
       return;
     }
     if (stream.remoteEnded) {
@@ -500,6 +513,9 @@ export class H2Connection implements H2StreamOwner {
       block.begin('trailers');
       this.decoder.decode(buf, start, end, block);
       if (!server && this.isIdle(streamId)) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${streamId}`);
+      // A client stream id below one already used that was never opened: a new stream out of order is a
+      // connection error (RFC 9113 §5.1.1). An id that was opened and is closed stays a stream error (§5.1).
+      if (server && this.wasSkipped(streamId)) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `HEADERS opening stream ${streamId} below stream ${this.lastPeerStreamId}`);
       this.writeRstStream(streamId, H2ErrorCode.STREAM_CLOSED);
       return;
     }
@@ -558,6 +574,7 @@ export class H2Connection implements H2StreamOwner {
     this.decoder.decode(buf, start, end, block);
     block.finish();
     if ((streamId & 1) === 0) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `client opened even stream ${streamId}`);
+    if (streamId > this.lastPeerStreamId + 2) this.rememberSkipped(this.lastPeerStreamId + 2, streamId - 2);
     this.lastPeerStreamId = streamId;
     if (this.goawaySent) return; // RFC 9113 §6.8: streams above our GOAWAY's last id are ignored
     if (this.activeStreams >= this.settings.maxConcurrentStreams) {
@@ -717,6 +734,34 @@ export class H2Connection implements H2StreamOwner {
       return;
     }
     if (stream.queue !== null) this.flushBlocked();
+  }
+
+  /**
+   * Server role: the client jumped from stream first - 2 to last + 2. Unlike nghttp2, which keeps no record and
+   * ignores such HEADERS (nghttp2_session_on_request_headers_received: "we cannot remember all streams we
+   * observed so far"), we keep the gaps: clients open ids in order, so the list is empty in practice and an id
+   * that was opened is never mistaken for a skipped one. Past MAX_SKIPPED_RANGES the oldest gap is forgotten
+   * (its ids then answer STREAM_CLOSED, the lenient side).
+   */
+  private rememberSkipped(first: number, last: number): void {
+    const ranges = (this.skippedRanges ??= new Uint32Array(MAX_SKIPPED_RANGES * 2));
+    if (this.skippedRangeCount === MAX_SKIPPED_RANGES) {
+      ranges.copyWithin(0, 2);
+      this.skippedRangeCount -= 1;
+    }
+    ranges[this.skippedRangeCount * 2] = first;
+    ranges[this.skippedRangeCount * 2 + 1] = last;
+    this.skippedRangeCount += 1;
+  }
+
+  /** Server role: `streamId` lies in a remembered gap (the client never opened it). */
+  private wasSkipped(streamId: number): boolean {
+    const ranges = this.skippedRanges;
+    if (ranges === null) return false;
+    for (let i = 0; i < this.skippedRangeCount; i++) {
+      if (streamId >= ranges[i * 2]! && streamId <= ranges[i * 2 + 1]!) return true;
+    }
+    return false;
   }
 
   /** A stream id the peer (server role) or we (client role) have not used yet. */
