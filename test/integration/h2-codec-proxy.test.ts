@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Sidecar } from '../../sidecar/src/sidecar';
 import { echoClient, startH2cBackend, type Backend } from '../support/backends';
-import { data, E, RawH2Peer, requestFields } from '../support/h2-frames';
+import { data, E, F, RawH2Peer, requestFields, T } from '../support/h2-frames';
 import { connectH2 } from '../support/http-clients';
 import { HTTP2_UPSTREAM, HTTP_OPTIONS_TYPE, httpListener, listenerPort, startStaticSidecar, staticCluster } from '../support/sidecar';
 
@@ -99,6 +99,12 @@ class ScriptedBackend {
         hash.update(c);
       });
       stream.on('end', () => stream.respond({ ':status': 200, 'x-length': String(this.uploadRead), 'x-sha': hash.digest('hex') }, { endStream: true }));
+      return;
+    }
+    if (path.startsWith('/early')) {
+      // The whole response at once, the request body never read.
+      stream.respond({ ':status': 200 });
+      stream.end('answered early');
       return;
     }
     if (path.startsWith('/wait')) return; // answered by the test (GOAWAY scenarios)
@@ -305,6 +311,53 @@ describe('meshlet HTTP/2 codec through the proxy: resets, backpressure, GOAWAY, 
     assert.equal(headers['x-length'], String(FIVE_MB));
     assert.equal(headers['x-sha'], sha(body));
     session.close();
+  });
+
+  it('a complete response before the 5 MB request body: the client gets it all, then RST_STREAM(NO_ERROR) stops the upload (RFC 9113 §8.1)', async () => {
+    const session = await connectH2(port);
+    const req = session.request({ ':method': 'POST', ':path': '/early-upload', ':authority': 'scripted.test' });
+    req.on('error', () => undefined);
+    let sent = 0;
+    // A slow uploader: 16 KiB per timer tick, as long as the stream is open.
+    const pump = (): void => {
+      if (req.closed || req.destroyed || sent >= FIVE_MB) return;
+      const chunk = Buffer.alloc(16 * 1024, 7);
+      sent += chunk.length;
+      if (sent >= FIVE_MB) req.end(chunk);
+      else req.write(chunk);
+      setTimeout(pump, 2);
+    };
+    const chunks: Buffer[] = [];
+    const response = new Promise<http2.IncomingHttpHeaders>((resolve) => req.on('response', resolve));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    pump();
+    const headers = await response;
+    await new Promise<void>((resolve) => req.on('close', () => resolve()));
+    assert.equal(headers[':status'], 200);
+    assert.equal(Buffer.concat(chunks).toString(), 'answered early');
+    assert.equal(req.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    assert.ok(sent < FIVE_MB, `the client stopped sending (${sent} of ${FIVE_MB} bytes)`);
+    // The connection is still good for another request.
+    const second = await request(session, 'scripted.test', '/after-early');
+    assert.equal(second.status, 200);
+    assert.equal(second.headers['x-path'], '/after-early');
+    session.close();
+  });
+
+  it('DATA the client had in flight after our RST_STREAM(NO_ERROR) is discarded without a connection error', async () => {
+    const peer = await RawH2Peer.connect(port);
+    const fields = requestFields('/early-raw', [], 'POST').map(([n, v]): [string, string] => (n === ':authority' ? [n, 'scripted.test'] : [n, v]));
+    peer.start(peer.headers(1, fields, false), data(1, Buffer.alloc(16_000)));
+    await peer.waitFor((f) => f.streamId === 1 && f.type === T.DATA && (f.flags & F.END_STREAM) !== 0, 'the end of the response');
+    assert.equal(await peer.rstCode(1), E.NO_ERROR);
+    for (let i = 0; i < 3; i++) peer.send(data(1, Buffer.alloc(16_000)));
+    await peer.roundTrip();
+    assert.ok(!peer.frames.some((f) => f.type === T.GOAWAY || (f.type === T.RST_STREAM && f.streamId === 1 && f.payload.readUInt32BE(0) !== E.NO_ERROR)), peer.describe());
+    const next = requestFields('/after-raw').map(([n, v]): [string, string] => (n === ':authority' ? [n, 'scripted.test'] : [n, v]));
+    peer.send(peer.headers(3, next));
+    const answer = await peer.waitForType(T.HEADERS, 3);
+    assert.deepEqual(peer.decode(answer.payload)[0], [':status', '200']);
+    peer.close();
   });
 
   it('DATA beyond content-length: the client gets RST_STREAM PROTOCOL_ERROR and no byte of it reaches an HTTP/1.1 upstream', async () => {
