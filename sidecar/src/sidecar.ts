@@ -18,6 +18,9 @@ import { ExchangeStats } from './observability/exchange-stats';
 import type { TracingObserver, ListenerTracePolicy } from './observability/tracing-observer';
 import type { TracingOptions } from './observability/tracing-options';
 import { statsPrometheusEndpoint } from './admin/stats-prometheus-endpoint';
+import { probeEndpoints } from './admin/probe-endpoints';
+import { configDumpEndpoint } from './admin/config-dump-endpoint';
+import { healthEndpoints } from './admin/health-endpoints';
 import { statsEndpoint } from './admin/stats-endpoint';
 import { loggingEndpoints } from './admin/logging-endpoint';
 import { drainEndpoint } from './admin/drain-endpoint';
@@ -71,7 +74,7 @@ export interface SidecarTelemetry {
   readonly accessLog: AccessLog | undefined;
 }
 
-/** A running sidecar. `stop()` closes the admin server and the xDS stream; the process may then exit. */
+/** A running sidecar. `stop()` closes the admin and health servers and the xDS stream; the process may then exit. */
 export interface Sidecar {
   readonly bootstrap: BootstrapConfig;
   /** Complete config snapshots; `store.current` is what the data plane reads once per request. */
@@ -79,6 +82,8 @@ export interface Sidecar {
   /** undefined when running from static config only. */
   readonly xdsClient: XdsClient | undefined;
   readonly admin: AdminServer;
+  /** The read-only health and metrics server (`--health-address`); undefined when off. */
+  readonly health: AdminServer | undefined;
   readonly clusters: ClusterManager;
   readonly listeners: ListenerManager;
   readonly proxy: HttpProxy;
@@ -93,7 +98,8 @@ export interface Sidecar {
 /**
  * Starts a sidecar from a validated bootstrap: static resources are published at once when they are complete;
  * with an xDS server, the ADS client streams LDS/RDS/CDS/EDS and publishes complete snapshots into the store.
- * The admin server answers /ready (200 once a first complete snapshot exists) and /config_dump.
+ * The admin server answers /ready (200 once a first complete snapshot exists) and /config_dump; the optional health
+ * server only /ready, /live, /healthz/ready and the Prometheus text.
  */
 export async function createSidecar(bootstrap: BootstrapConfig, options: SidecarOptions = {}): Promise<Sidecar> {
   const logger = options.logger ?? silentLogger();
@@ -220,17 +226,22 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     listenerAddresses: () => listeners.addresses(),
     outlierDetector: (cluster) => clusters.outlierDetector(cluster),
   });
+  // Envoy answers /ready once initialised (first config applied, listeners bound) and 503 while draining; the admin
+  // and health servers read this one function.
+  const isReady = (): boolean => store.current !== undefined && listenersReady && !draining;
+  // The health server binds first: by the time the admin /ready can answer 200, the probes' port is up too.
+  let health: AdminServer | undefined;
   let admin: AdminServer;
   try {
+    health = bootstrap.health === null
+      ? undefined
+      : await AdminServer.start({ host: bootstrap.health.host, port: bootstrap.health.port, name: 'health', endpoints: healthEndpoints(isReady, metricsSources) });
     admin = await AdminServer.start({
       host: bootstrap.admin.host,
       port: bootstrap.admin.port,
-      sources: {
-        // Envoy answers /ready once initialised (first config applied, listeners bound) and 503 while draining.
-        isReady: () => store.current !== undefined && listenersReady && !draining,
-        configDump: () => buildConfigDump(bootstrap, xdsClient, store.current),
-      },
       endpoints: [
+        ...probeEndpoints(isReady),
+        configDumpEndpoint(() => buildConfigDump(bootstrap, xdsClient, store.current)),
         statsPrometheusEndpoint(metricsSources),
         statsEndpoint(metricsSources),
         ...loggingEndpoints(logger),
@@ -241,10 +252,16 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
       ],
     });
   } catch (error) {
+    // A bind failure is a start error: release what is already open so the caller can exit (or a test go on).
     xdsClient?.stop();
-    throw new Error(`admin server cannot listen on ${bootstrap.admin.host}:${bootstrap.admin.port}: ${(error as Error).message}`);
+    await health?.stop();
+    await listenersApplied.catch(() => undefined);
+    await listeners.close();
+    proxy.close();
+    await clusters.close();
+    throw error;
   }
-  logger.info({ admin: admin.address, xds: xds === null ? null : `${xds.address.host}:${xds.address.port}`, node: bootstrap.node.id }, 'meshlet started');
+  logger.info({ admin: admin.address, health: health?.address ?? null, xds: xds === null ? null : `${xds.address.host}:${xds.address.port}`, node: bootstrap.node.id }, 'meshlet started');
   xdsClient?.start();
 
   let stopped = false;
@@ -253,6 +270,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
     store,
     xdsClient,
     admin,
+    health,
     clusters,
     listeners,
     proxy,
@@ -267,6 +285,7 @@ export async function createSidecar(bootstrap: BootstrapConfig, options: Sidecar
       await listeners.close();
       proxy.close();
       await clusters.close();
+      await health?.stop();
       await admin.stop();
       await accessLog?.close();
       await tracing?.shutdown();

@@ -125,9 +125,10 @@ resources:
   });
 
   it('run: a bad bootstrap lists every error and exits 2 without starting; bad flags are errors too', () => {
-    const run = meshlet(['run', '--bootstrap', path.join(dir, 'bad.yaml'), '--admin', 'nonsense']);
+    const run = meshlet(['run', '--bootstrap', path.join(dir, 'bad.yaml'), '--admin', 'nonsense', '--health-address', 'no-port']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /--admin: invalid address "nonsense"/);
+    assert.match(run.stderr, /--health-address: invalid address "no-port"/);
     assert.match(run.stderr, /static_resources\.clusters\[0\]\.connect_timeout/);
     assertNoStackTrace(run.stderr);
     const envRun = meshlet(['run', '--node-id', 'x'], { MESHLET_XDS_ADDRESS: 'no-port' });

@@ -1,20 +1,12 @@
-// The admin HTTP server (127.0.0.1:15000 by default): readiness, liveness and the config dump.
+// The admin HTTP server (127.0.0.1:15000 by default) and, with other endpoints, the read-only health server.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sendJson, sendText } from './admin-response';
-
-/** What the admin server reads. Read-only views; the admin server never changes sidecar state. */
-export interface AdminSources {
-  /** True once the first complete config snapshot is applied; stays true while the xDS server is away. */
-  isReady(): boolean;
-  /** The `/config_dump` document (bootstrap, per-resource xDS status, active config). */
-  configDump(): unknown;
-}
+import { sendText } from './admin-response';
 
 /**
- * One admin endpoint. Endpoints other than the built-in ones (/ready, /live, /config_dump) live in their own files
- * under admin/ and are passed in by the composition root, so features add endpoints without editing this file.
+ * One admin endpoint. Each lives in its own file under admin/ and is passed in by the composition root, so features
+ * add endpoints without editing this file, and the health server reuses the probe and metrics endpoints as they are.
  */
 export interface AdminEndpoint {
   readonly path: string;
@@ -28,45 +20,42 @@ export interface AdminServerOptions {
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly port: number;
-  readonly sources: AdminSources;
-  readonly endpoints?: readonly AdminEndpoint[];
+  /** The whole route table: the server serves these and nothing else. */
+  readonly endpoints: readonly AdminEndpoint[];
+  /** Names the server in the 404 text: `admin` (default) or `health`. */
+  readonly name?: string;
 }
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
 
 /**
- * Envoy-style admin endpoints. Routes are a fixed table; unknown paths get 404 with the list of
- * endpoints, known paths with the wrong method 405.
+ * Envoy-style admin endpoints. Routes are a fixed table, the endpoints given and nothing else; unknown paths get
+ * 404 with the list of endpoints, known paths with the wrong method 405 (GET routes also answer HEAD).
  */
 export class AdminServer {
   private readonly server: http.Server;
   private readonly routes: ReadonlyMap<string, { readonly method: string; readonly help: string; readonly handler: Handler }>;
 
   private constructor(private readonly options: AdminServerOptions) {
-    const { sources } = options;
-    const routes = new Map<string, { readonly method: string; readonly help: string; readonly handler: Handler }>([
-      ['/ready', { method: 'GET', help: '200 once the first complete config is applied, else 503', handler: (_q, res) => {
-        const ready = sources.isReady();
-        sendText(res, ready ? 200 : 503, ready ? 'LIVE\n' : 'PRE_INITIALIZING\n');
-      } }],
-      ['/live', { method: 'GET', help: '200 while the process runs', handler: (_q, res) => sendText(res, 200, 'LIVE\n') }],
-      ['/config_dump', { method: 'GET', help: 'bootstrap, xDS resource status and active config as JSON', handler: (_q, res) => {
-        sendJson(res, 200, sources.configDump());
-      } }],
-    ]);
-    for (const endpoint of options.endpoints ?? []) {
+    const routes = new Map<string, { readonly method: string; readonly help: string; readonly handler: Handler }>();
+    for (const endpoint of options.endpoints) {
       routes.set(endpoint.path, { method: endpoint.method, help: endpoint.help, handler: (req, res, url) => endpoint.handle(req, res, url) });
     }
     this.routes = routes;
     this.server = http.createServer((req, res) => this.handle(req, res));
   }
 
+  /** Resolves once bound; a bind failure rejects with the address, e.g. `health server cannot listen on 0.0.0.0:15021: ...`. */
   static async start(options: AdminServerOptions): Promise<AdminServer> {
     const admin = new AdminServer(options);
     await new Promise<void>((resolve, reject) => {
-      admin.server.once('error', reject);
+      const fail = (error: Error): void => {
+        const where = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
+        reject(new Error(`${options.name ?? 'admin'} server cannot listen on ${where}: ${error.message}`, { cause: error }));
+      };
+      admin.server.once('error', fail);
       admin.server.listen(options.port, options.host, () => {
-        admin.server.off('error', reject);
+        admin.server.off('error', fail);
         resolve();
       });
     });
@@ -99,7 +88,7 @@ export class AdminServer {
     const route = this.routes.get(url.pathname);
     if (route === undefined) {
       const list = [...this.routes].map(([p, r]) => `  ${r.method} ${p}: ${r.help}`).join('\n');
-      sendText(res, 404, `no admin endpoint ${url.pathname}; endpoints:\n${list}\n`);
+      sendText(res, 404, `no ${this.options.name ?? 'admin'} endpoint ${url.pathname}; endpoints:\n${list}\n`);
       return;
     }
     if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {

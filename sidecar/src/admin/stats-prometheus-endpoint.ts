@@ -3,10 +3,13 @@
 import type { AdminEndpoint } from './admin-server';
 import { collectMetrics, type MetricsSources } from './metrics-collector';
 
-/** Envoy-like names (`envoy_cluster_upstream_rq_total{envoy_cluster_name="..."}`); no path or IP labels. */
-export function statsPrometheusEndpoint(sources: MetricsSources): AdminEndpoint {
+/**
+ * Envoy-like names (`envoy_cluster_upstream_rq_total{envoy_cluster_name="..."}`); no path or IP labels. `path`
+ * lets the health server serve the same text as `/metrics` too (Linkerd's 4191, Prometheus' default path).
+ */
+export function statsPrometheusEndpoint(sources: MetricsSources, path = '/stats/prometheus'): AdminEndpoint {
   return {
-    path: '/stats/prometheus',
+    path,
     method: 'GET',
     help: 'metrics in the Prometheus text format',
     handle(_req, res) {

@@ -10,6 +10,7 @@ interface RunOptions {
   readonly nodeId?: string;
   readonly nodeCluster?: string;
   readonly admin?: string;
+  readonly healthAddress?: string;
   readonly xdsDelta?: boolean;
   readonly drainTimeout?: string;
   readonly otlpEndpoint?: string;
@@ -34,6 +35,7 @@ export function runCommand(context: CommandContext): Command {
     .option('--node-id <id>', `node.id sent to the xDS server (env ${BOOTSTRAP_ENV.nodeId})`)
     .option('--node-cluster <name>', `node.cluster sent to the xDS server (env ${BOOTSTRAP_ENV.nodeCluster})`)
     .option('--admin <host:port>', `admin server address, default 127.0.0.1:15000 (env ${BOOTSTRAP_ENV.adminAddress})`)
+    .option('--health-address <host:port>', `read-only health and metrics server (GET /ready, /live, /healthz/ready, /metrics) for probes and scrapes on the pod IP, off by default (env ${BOOTSTRAP_ENV.healthAddress})`)
     .option('--xds-delta', `use delta xDS, DeltaAggregatedResources (env ${BOOTSTRAP_ENV.xdsDelta}=1)`)
     .option('--xds-ca <file>', `TLS to the xDS server, trusting this CA bundle (istiod: root-cert.pem) (env ${BOOTSTRAP_ENV.xdsCa})`)
     .option('--xds-server-name <name>', `name the xDS server certificate must carry; default the --xds host (env ${BOOTSTRAP_ENV.xdsServerName})`)
@@ -59,6 +61,7 @@ export function runCommand(context: CommandContext): Command {
       if (options.nodeId !== undefined) flags.nodeId = options.nodeId;
       if (options.nodeCluster !== undefined) flags.nodeCluster = options.nodeCluster;
       if (options.admin !== undefined) flags.adminAddress = options.admin;
+      if (options.healthAddress !== undefined) flags.healthAddress = options.healthAddress;
       if (options.xdsDelta === true) flags.xdsDelta = true;
       if (options.xdsCa !== undefined) flags.xdsCa = options.xdsCa;
       if (options.xdsServerName !== undefined) flags.xdsServerName = options.xdsServerName;

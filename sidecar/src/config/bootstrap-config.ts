@@ -1,4 +1,4 @@
-// The validated, immutable bootstrap: who this sidecar is, where its admin server listens, where its xDS server is,
+// The validated, immutable bootstrap: who this sidecar is, where its admin (and health) servers listen, where its xDS server is,
 // and the static listeners and clusters (decoded by the same decoders as xDS resources).
 
 import type { FieldError } from '../core/validation';
@@ -97,6 +97,12 @@ export interface BootstrapConfig {
   readonly node: NodeConfig;
   /** `admin.address.socket_address`, default 127.0.0.1:15000. */
   readonly admin: HostPort;
+  /**
+   * The read-only health and metrics server (`--health-address`, Istio's 15021/15090, Linkerd's 4191): GET /ready,
+   * /live, /healthz/ready, /metrics, /stats/prometheus and nothing else, so probes and scrapes can reach the pod IP
+   * while admin stays on loopback. null = off (the default).
+   */
+  readonly health: HostPort | null;
   readonly xds: XdsServerConfig | null;
   readonly staticResources: {
     readonly listeners: readonly ListenerConfig[];
@@ -130,6 +136,8 @@ export interface BootstrapFlags {
   readonly nodeCluster?: string;
   /** `--admin HOST:PORT` (env `MESHLET_ADMIN_ADDRESS`); default 127.0.0.1:15000. */
   readonly adminAddress?: string;
+  /** `--health-address HOST:PORT` (env `MESHLET_HEALTH_ADDRESS`): the read-only health and metrics server; off by default. */
+  readonly healthAddress?: string;
   /** `--xds-delta` (env `MESHLET_XDS_DELTA=1`): delta xDS instead of state-of-the-world. */
   readonly xdsDelta?: boolean;
   /** `--xds-ca FILE` (env `MESHLET_XDS_CA`): TLS to the xDS server, trusting this CA bundle. */
@@ -148,6 +156,7 @@ export const BOOTSTRAP_ENV = {
   nodeId: 'MESHLET_NODE_ID',
   nodeCluster: 'MESHLET_NODE_CLUSTER',
   adminAddress: 'MESHLET_ADMIN_ADDRESS',
+  healthAddress: 'MESHLET_HEALTH_ADDRESS',
   xdsDelta: 'MESHLET_XDS_DELTA',
   xdsCa: 'MESHLET_XDS_CA',
   xdsServerName: 'MESHLET_XDS_SERVER_NAME',

@@ -60,6 +60,7 @@ const FLAG_NAMES: Readonly<Record<keyof typeof BOOTSTRAP_ENV, string>> = {
   nodeId: '--node-id',
   nodeCluster: '--node-cluster',
   adminAddress: '--admin',
+  healthAddress: '--health-address',
   xdsDelta: '--xds-delta',
   xdsCa: '--xds-ca',
   xdsServerName: '--xds-server-name',
@@ -184,6 +185,8 @@ function buildBootstrap(
   return ec.result<BootstrapConfig>({
     node,
     admin,
+    // Flag or env var only: Envoy's bootstrap has no such server (Istio's pilot-agent serves 15021 itself).
+    health: overrides.healthAddress ?? null,
     xds,
     localClusterName,
     staticResources: { listeners: statics.listeners.map((l) => l.value), clusters: statics.clusters.map((c) => c.value) },
@@ -199,6 +202,7 @@ interface Overrides {
   readonly nodeId?: string;
   readonly nodeCluster?: string;
   readonly adminAddress?: HostPort;
+  readonly healthAddress?: HostPort;
   readonly xdsDelta?: boolean;
   readonly xdsCa?: string;
   readonly xdsServerName?: string;
@@ -231,10 +235,11 @@ function resolveOverrides(flags: BootstrapFlags, env: Readonly<Record<string, st
     const parsed = parseHostPort(xds.value, ec.at(xds.from), 1);
     if (parsed !== undefined) out.xdsAddress = parsed;
   }
-  const admin = pick('adminAddress');
-  if (admin !== undefined) {
-    const parsed = parseHostPort(admin.value, ec.at(admin.from), 0);
-    if (parsed !== undefined) out.adminAddress = parsed;
+  for (const key of ['adminAddress', 'healthAddress'] as const) {
+    const picked = pick(key);
+    if (picked === undefined) continue;
+    const parsed = parseHostPort(picked.value, ec.at(picked.from), 0);
+    if (parsed !== undefined) out[key] = parsed;
   }
   const nodeId = pick('nodeId');
   if (nodeId !== undefined) out.nodeId = nodeId.value;

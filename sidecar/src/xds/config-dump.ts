@@ -19,6 +19,8 @@ export interface ConfigDump {
     readonly overrides: Readonly<Record<string, string>>;
     readonly node: BootstrapConfig['node'];
     readonly admin: string;
+    /** The read-only health and metrics server, null when off. */
+    readonly health: string | null;
     readonly xdsServer: string | null;
     readonly xdsApiType: string | null;
     readonly staticListeners: readonly string[];
@@ -48,6 +50,7 @@ export function buildConfigDump(bootstrap: BootstrapConfig, client: XdsClient | 
       overrides: bootstrap.source.overrides,
       node: bootstrap.node,
       admin: hostPort(bootstrap.admin),
+      health: bootstrap.health === null ? null : hostPort(bootstrap.health),
       xdsServer: bootstrap.xds === null ? null : hostPort(bootstrap.xds.address),
       xdsApiType: bootstrap.xds?.apiType ?? null,
       staticListeners: bootstrap.staticResources.listeners.map((l) => l.name),

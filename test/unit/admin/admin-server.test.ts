@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { AdminServer } from '../../../sidecar/src/admin/admin-server';
+import { configDumpEndpoint } from '../../../sidecar/src/admin/config-dump-endpoint';
+import { probeEndpoints } from '../../../sidecar/src/admin/probe-endpoints';
 
 describe('AdminServer', () => {
   let ready = false;
@@ -9,7 +11,7 @@ describe('AdminServer', () => {
     admin = await AdminServer.start({
       host: '127.0.0.1',
       port: 0,
-      sources: { isReady: () => ready, configDump: () => ({ clusters: new Map([['a', { hosts: new Set(['h']) }]]) }) },
+      endpoints: [...probeEndpoints(() => ready), configDumpEndpoint(() => ({ clusters: new Map([['a', { hosts: new Set(['h']) }]]) }))],
     });
   });
   after(() => admin.stop());
@@ -34,5 +36,19 @@ describe('AdminServer', () => {
     const wrong = await fetch(`http://${admin.address}/ready`, { method: 'POST' });
     assert.equal(wrong.status, 405);
     assert.equal(wrong.headers.get('allow'), 'GET');
+  });
+
+  it('answers HEAD on GET routes without a body', async () => {
+    ready = true;
+    const head = await fetch(`http://${admin.address}/ready`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+  });
+
+  it('a bind failure rejects with the server name and address', async () => {
+    await assert.rejects(
+      AdminServer.start({ host: '127.0.0.1', port: admin.port, name: 'health', endpoints: [] }),
+      (error: Error) => error.message.startsWith(`health server cannot listen on 127.0.0.1:${admin.port}: `) && /EADDRINUSE/.test(error.message),
+    );
   });
 });

@@ -157,6 +157,7 @@ dynamic_resources:
     assert.equal(b.xds?.dynamicListeners, true);
     assert.equal(b.xds?.dynamicClusters, true);
     assert.deepEqual(b.admin, { host: '127.0.0.1', port: 15000 });
+    assert.equal(b.health, null, 'the health server is off by default');
     assert.deepEqual(b.source.raw, {});
     assert.deepEqual(b.source.overrides, { '--xds': '127.0.0.1:18000', '--node-id': 'sidecar~10.0.0.1~a.default~default.svc.cluster.local' });
   });
@@ -178,6 +179,16 @@ dynamic_resources:
     assert.deepEqual(fromFlags.xds?.address, { host: 'cp', port: 1 });
     assert.equal(fromFlags.xds?.apiType, 'DELTA');
     assert.equal(ok(load(GO_CONTROL_PLANE, {}, { MESHLET_XDS_DELTA: '0' })).xds?.apiType, 'SOTW');
+  });
+
+  it('--health-address beats MESHLET_HEALTH_ADDRESS; a bad value is an error on the name it came from', () => {
+    const env = { MESHLET_HEALTH_ADDRESS: '0.0.0.0:15021' };
+    assert.deepEqual(ok(load(GO_CONTROL_PLANE, {}, env)).health, { host: '0.0.0.0', port: 15021 });
+    const fromFlag = ok(load(GO_CONTROL_PLANE, { healthAddress: '[::]:4191' }, env));
+    assert.deepEqual(fromFlag.health, { host: '::', port: 4191 });
+    assert.equal(fromFlag.source.overrides['--health-address'], '[::]:4191');
+    assert.ok(hasError(errors(load(GO_CONTROL_PLANE, {}, { MESHLET_HEALTH_ADDRESS: 'nope' })), 'MESHLET_HEALTH_ADDRESS', /invalid address "nope"/));
+    assert.ok(hasError(errors(load(GO_CONTROL_PLANE, { healthAddress: '1.2.3.4' })), '--health-address', /invalid address/));
   });
 
   it('requires a node id with an xDS server', () => {
