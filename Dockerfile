@@ -43,6 +43,6 @@ COPY --from=build /src/sidecar/bin sidecar/bin
 RUN ln -s /opt/meshlet/sidecar/bin/meshlet.js /usr/local/bin/meshlet
 # The proxy's UID: its own traffic is never captured. The init container overrides this with runAsUser 0.
 USER 1337:1337
-EXPOSE 15000 15001 15006 9443
+EXPOSE 15001 15006 15021 9443
 ENTRYPOINT ["meshlet"]
 CMD ["run"]

@@ -111,6 +111,13 @@ describe('helm chart charts/meshlet', function () {
         const spec = ((d['spec'] as Obj)['template'] as Obj)['spec'] as Obj;
         assert.deepEqual((spec['initContainers'] as Obj[]).slice(0, 2).map((c) => c['name']), ['meshlet-init', 'meshlet-proxy']);
         assert.equal(schemaProblem(d), undefined);
+        // Admin on loopback; the kubelet and Prometheus reach the read-only health port 15021 only.
+        const proxy = (spec['initContainers'] as Obj[])[1]!;
+        const env = Object.fromEntries((proxy['env'] as Obj[]).map((e) => [e['name'], e['value']]));
+        assert.equal(env['MESHLET_ADMIN_ADDRESS'], '127.0.0.1:15000');
+        assert.equal(env['MESHLET_HEALTH_ADDRESS'], '0.0.0.0:15021');
+        assert.deepEqual(proxy['ports'], [{ name: 'meshlet-health', containerPort: 15021, protocol: 'TCP' }]);
+        for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) assert.equal(((proxy[probe] as Obj)['httpGet'] as Obj)['port'], 15021, probe);
       }
       assert.ok(docs.some((d) => d['kind'] === 'Service'), 'other objects pass through');
     };

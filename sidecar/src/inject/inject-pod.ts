@@ -38,7 +38,9 @@ const TOKEN_FILE = 'xds-token';
  * - classic mode: `meshlet-proxy` first in `containers` with a blocking `postStart: meshlet wait` (Istio's
  *   holdApplicationUntilProxyStarts). Refused for Job pods, which it would keep alive forever.
  * - node identity env from the downward API (node id `sidecar~IP~pod.ns~ns.svc.cluster.local` is derived by the
- *   proxy), xDS CA + projected token volumes for istiod, probes on the admin port, resources, drain, OTLP.
+ *   proxy), xDS CA + projected token volumes for istiod, resources, drain, OTLP.
+ * - admin on 127.0.0.1:15000 only; probes and Prometheus on the read-only health port 15021 (Istio's status port:
+ *   /config_dump, /drain and /logging are not reachable from the cluster).
  * Never injected: opted-out pods, hostNetwork pods (the rules would change the node's network), kube-system and the
  * injector's own namespace. Invalid annotations and conflicting pods are refused with one message each.
  */
@@ -132,7 +134,7 @@ function findConflicts(containers: unknown[], initContainers: unknown[], spec: K
 }
 
 function readyProbe(periodSeconds: number, failureThreshold: number): KubeObject {
-  return { httpGet: { path: '/ready', port: PROXY_PORTS.admin }, periodSeconds, failureThreshold, timeoutSeconds: 1 };
+  return { httpGet: { path: '/ready', port: PROXY_PORTS.health }, periodSeconds, failureThreshold, timeoutSeconds: 1 };
 }
 
 function proxyContainer(settings: PodSettings, labels: Readonly<Record<string, string>>, namespace: string): KubeObject {
@@ -149,7 +151,10 @@ function proxyContainer(settings: PodSettings, labels: Readonly<Record<string, s
     // Labels are known at admission (the ReplicaSet sets them on the pod); istiod's fallback when it can't find the pod.
     value('MESHLET_NODE_LABELS', JSON.stringify(labels)),
     value('MESHLET_XDS_ADDRESS', settings.xds.address),
-    value('MESHLET_ADMIN_ADDRESS', `0.0.0.0:${PROXY_PORTS.admin}`),
+    // Admin (config dump, drain, log level) stays on loopback, as Envoy's under Istio; the kubelet and Prometheus
+    // reach the read-only health server on the pod IP (Istio's 15021/15090, Linkerd's 4191).
+    value('MESHLET_ADMIN_ADDRESS', `127.0.0.1:${PROXY_PORTS.admin}`),
+    value('MESHLET_HEALTH_ADDRESS', `0.0.0.0:${PROXY_PORTS.health}`),
     value('MESHLET_LOG_LEVEL', settings.logLevel),
   ];
   const mounts: KubeObject[] = [];
@@ -185,9 +190,9 @@ function proxyContainer(settings: PodSettings, labels: Readonly<Record<string, s
     imagePullPolicy: settings.imagePullPolicy,
     args: ['run', '--drain-timeout', String(settings.drainSeconds)],
     env,
-    ports: [{ name: 'meshlet-admin', containerPort: PROXY_PORTS.admin, protocol: 'TCP' }],
+    ports: [{ name: 'meshlet-health', containerPort: PROXY_PORTS.health, protocol: 'TCP' }],
     readinessProbe: readyProbe(5, 3),
-    livenessProbe: { httpGet: { path: '/live', port: PROXY_PORTS.admin }, periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 1 },
+    livenessProbe: { httpGet: { path: '/live', port: PROXY_PORTS.health }, periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 1 },
     resources: { ...(Object.keys(requests).length > 0 ? { requests } : {}), ...(Object.keys(limits).length > 0 ? { limits } : {}) },
     securityContext: {
       runAsUser: settings.proxyUid,
@@ -209,8 +214,10 @@ export function iptablesArgs(settings: PodSettings): string[] {
     '--outbound-port', String(PROXY_PORTS.outbound),
     '--inbound-port', String(PROXY_PORTS.inbound),
     '--include-inbound-ports', settings.includeInboundPorts === '*' ? '*' : settings.includeInboundPorts.join(','),
-    // The admin port stays reachable for the kubelet's probes, like Istio's 15020/15021/15090.
-    '--exclude-inbound-ports', [PROXY_PORTS.admin, ...settings.excludeInboundPorts.filter((p) => p !== PROXY_PORTS.admin)].join(','),
+    // The health port stays reachable for the kubelet's probes and Prometheus, like Istio's 15020/15021/15090. Admin
+    // needs no exclusion (Istio has none for 15000): it listens on loopback, which PREROUTING never sees, and a
+    // connection to POD_IP:15000 is captured like any app port, and its passthrough dials POD_IP:15000: nothing there.
+    '--exclude-inbound-ports', [PROXY_PORTS.health, ...settings.excludeInboundPorts.filter((p) => p !== PROXY_PORTS.health)].join(','),
   ];
   if (settings.excludeOutboundPorts.length > 0) args.push('--exclude-outbound-ports', settings.excludeOutboundPorts.join(','));
   if (settings.excludeOutboundIpRanges.length > 0) args.push('--exclude-outbound-ip-ranges', settings.excludeOutboundIpRanges.join(','));

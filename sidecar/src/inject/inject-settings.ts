@@ -2,8 +2,11 @@
 
 import { ErrorCollector, type Validation } from '../core/validation';
 
-/** Fixed ports of an injected pod (Istio's 15001/15006 convention; admin carries /ready for the probes). */
-export const PROXY_PORTS = { outbound: 15001, inbound: 15006, admin: 15000 } as const;
+/**
+ * Fixed ports of an injected pod (Istio's convention): 15001/15006 capture, admin on 127.0.0.1:15000 only (as
+ * Envoy's under Istio), health on the pod IP: 15021 serves the probes and Prometheus and nothing else.
+ */
+export const PROXY_PORTS = { outbound: 15001, inbound: 15006, admin: 15000, health: 15021 } as const;
 
 /** Names the injector adds to a pod; also how an already injected pod is recognised. */
 export const INJECTED_NAMES = {

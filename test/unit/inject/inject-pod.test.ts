@@ -46,7 +46,7 @@ describe('inject: golden pods', () => {
     assert.deepEqual(names(spec['initContainers']), ['meshlet-init', 'meshlet-proxy', 'migrate']);
     const proxy = (spec['initContainers'] as KubeObject[])[1]!;
     assert.equal(proxy['restartPolicy'], 'Always');
-    assert.deepEqual((proxy['startupProbe'] as KubeObject)['httpGet'], { path: '/ready', port: 15000 });
+    assert.deepEqual((proxy['startupProbe'] as KubeObject)['httpGet'], { path: '/ready', port: 15021 });
     assert.deepEqual(names(spec['containers']), ['orders']);
     assert.deepEqual(names(spec['volumes']), ['scratch', 'meshlet-xds-token', 'meshlet-xds-ca']);
   });
@@ -88,6 +88,29 @@ describe('inject: golden pods', () => {
     assert.equal(env['MESHLET_LOG_LEVEL'], 'debug');
     assert.equal(env['OTEL_TRACES_SAMPLER_ARG'], '1');
     assert.deepEqual(proxy!['args'], ['run', '--drain-timeout', '20']);
+  });
+
+  it('admin stays on loopback; probes, the container port and the iptables exclusion are the health port 15021', () => {
+    for (const mode of ['native', 'classic'] as const) {
+      const result = injectPod({ kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'app', image: 'a' }] } }, { ...settings, sidecarMode: mode }, { namespace: 'shop' });
+      assert.equal(result.kind, 'injected', mode);
+      const spec = podSpecOf(result.kind === 'injected' ? result.pod : {});
+      const proxy = [...(spec['initContainers'] as KubeObject[]), ...(spec['containers'] as KubeObject[])].find((c) => c['name'] === 'meshlet-proxy')!;
+      const env = Object.fromEntries((proxy['env'] as KubeObject[]).map((e) => [e['name'], e['value']]));
+      assert.equal(env['MESHLET_ADMIN_ADDRESS'], '127.0.0.1:15000', `${mode}: /config_dump, /drain, /logging unreachable from the cluster`);
+      assert.equal(env['MESHLET_HEALTH_ADDRESS'], '0.0.0.0:15021', mode);
+      assert.deepEqual(proxy['ports'], [{ name: 'meshlet-health', containerPort: 15021, protocol: 'TCP' }], mode);
+      const probes = ['readinessProbe', 'livenessProbe', ...(mode === 'native' ? ['startupProbe'] : [])];
+      for (const probe of probes) assert.equal(((proxy[probe] as KubeObject)['httpGet'] as KubeObject)['port'], 15021, `${mode} ${probe}`);
+      assert.equal(((proxy['livenessProbe'] as KubeObject)['httpGet'] as KubeObject)['path'], '/live');
+      const init = (spec['initContainers'] as KubeObject[])[0]!;
+      const args = init['args'] as string[];
+      assert.equal(args[args.indexOf('--exclude-inbound-ports') + 1], '15021', `${mode}: 15000 is loopback-only, no exclusion needed`);
+    }
+    // A pod's own exclusions are kept after 15021, without repeating it.
+    const annotated = injectPod({ kind: 'Pod', metadata: { name: 'p', annotations: { 'meshlet.io/exclude-inbound-ports': '8081,15021' } }, spec: { containers: [{ name: 'app', image: 'a' }] } }, settings, { namespace: 'shop' });
+    const initArgs = annotated.kind === 'injected' ? ((podSpecOf(annotated.pod)['initContainers'] as KubeObject[])[0]!['args'] as string[]) : [];
+    assert.equal(initArgs[initArgs.indexOf('--exclude-inbound-ports') + 1], '15021,8081');
   });
 
   it('an already injected pod is left alone (idempotent)', () => {
@@ -134,6 +157,11 @@ describe('inject: golden pods', () => {
     const result = injectPod(pod, settings, { namespace: 'shop' });
     assert.equal(result.kind, 'refused');
     assert.match(result.kind === 'refused' ? result.errors.join('\n') : '', /port 15001, reserved[\s\S]*runs as UID 1337/);
+    for (const port of [15021, 15000]) {
+      const app: KubeObject = { metadata: {}, spec: { containers: [{ name: 'app', image: 'a', ports: [{ containerPort: port }] }] } };
+      const refused = injectPod(app, settings, { namespace: 'shop' });
+      assert.deepEqual(refused.kind === 'refused' ? refused.errors : [], [`container "app" uses port ${port}, reserved for the meshlet sidecar (15001, 15006, 15000, 15021)`]);
+    }
   });
 
   it('skips opted-out pods, hostNetwork pods, kube-system and the injector namespace', () => {
