@@ -56,6 +56,7 @@ export function collectMetrics(sources: MetricsSources): PrometheusText {
     out.gauge('envoy_cluster_membership_healthy', 'Healthy hosts', l, healthy);
     out.gauge('envoy_cluster_membership_degraded', 'Degraded hosts', l, degraded);
     out.counter('envoy_cluster_membership_change', 'Host set changes', l, cluster.stats.membershipChanges);
+    out.counter('envoy_cluster_upstream_cx_max_duration_reached', 'Upstream connections retired at max_connection_duration', l, cluster.stats.upstreamCxMaxDurationReached);
     out.gauge('envoy_cluster_upstream_cx_active', 'Upstream connections open (circuit breaker count)', l, cluster.breaker.connections);
     out.gauge('envoy_cluster_upstream_rq_pending_active', 'Requests waiting for a connection', l, cluster.breaker.pending);
     out.gauge('meshlet_cluster_host_rq_active', 'Requests in flight summed over hosts', l, activeRequests);

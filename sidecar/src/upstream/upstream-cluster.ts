@@ -38,6 +38,8 @@ export interface UpstreamClusterStats extends ZoneRoutingStats {
   membershipChanges: number;
   /** Balancer rebuilds. */
   rebuilds: number;
+  /** Upstream connections retired at max_connection_duration, all hosts and pools (`upstream_cx_max_duration_reached`). */
+  upstreamCxMaxDurationReached: number;
 }
 
 /** Told after each membership change with the hosts added and removed (active health checks hook in here, issue 4). */
@@ -59,7 +61,7 @@ export class UpstreamCluster implements HostObserver {
   readonly breaker: CircuitBreaker;
   /** Routes with `priority: HIGH` (Envoy `RoutingPriority::High`): their own thresholds and counters. */
   readonly highBreaker: CircuitBreaker;
-  readonly stats: UpstreamClusterStats = { lbHealthyPanic: 0, noHealthyHost: 0, membershipChanges: 0, rebuilds: 0, ...emptyZoneRoutingStats() };
+  readonly stats: UpstreamClusterStats = { lbHealthyPanic: 0, noHealthyHost: 0, membershipChanges: 0, rebuilds: 0, upstreamCxMaxDurationReached: 0, ...emptyZoneRoutingStats() };
   /** Resolves once the first host list is known (immediately except for DNS clusters before their first lookup). */
   ready: Promise<void> = Promise.resolve();
 
@@ -278,6 +280,9 @@ export class UpstreamCluster implements HostObserver {
         logger: this.deps.logger,
         onAlpn: (protocol) => {
           this.negotiated = protocol === 'http/1.1' ? 'http1' : 'http2';
+        },
+        onMaxDurationReached: () => {
+          this.stats.upstreamCxMaxDurationReached += 1;
         },
       };
     };

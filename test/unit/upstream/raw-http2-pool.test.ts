@@ -27,6 +27,7 @@ function poolSettings(overrides: Partial<PoolSettings> = {}): PoolSettings {
     clock: systemClock,
     logger: quietLogger,
     onAlpn: () => undefined,
+    onMaxDurationReached: () => undefined,
     ...overrides,
   } as PoolSettings;
 }

@@ -174,6 +174,7 @@ export const TEST_POOL_SETTINGS: PoolSettings = {
   clock: new FakeClock(),
   logger: silentLogger(),
   onAlpn: () => undefined,
+  onMaxDurationReached: () => undefined,
 };
 
 /** Hosts named by their last octet: `hosts(3, 2, 1)` = 10.0.0.1 weight 3, 10.0.0.2 weight 2, 10.0.0.3 weight 1. */

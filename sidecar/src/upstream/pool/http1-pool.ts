@@ -122,6 +122,7 @@ export class Http1Pool {
   socketExpired(socket: net.Socket): void {
     if (socket.destroyed) return;
     this.stats.maxDurationReached += 1;
+    this.settings.onMaxDurationReached();
     (socket as ExpiringSocket)[kExpired] = true;
     for (const list of Object.values(this.agent.freeSockets)) {
       if (list !== undefined && list.includes(socket)) socket.destroy();

@@ -204,6 +204,7 @@ export class Http2Pool {
     entry.durationTimer = undefined;
     if (entry.session.closed || entry.session.destroyed) return;
     this.stats.maxDurationReached += 1;
+    this.settings.onMaxDurationReached();
     this.retire(entry);
     entry.session.close();
   }

@@ -36,4 +36,6 @@ export interface PoolSettings {
   readonly logger: Logger;
   /** Told the protocol ALPN chose on each new TLS connection of an HTTP/2 pool (`auto` clusters learn from it). */
   readonly onAlpn: (protocol: string | false) => void;
+  /** Told each time a pool retires a connection at max_connection_duration (the cluster's `upstream_cx_max_duration_reached`). */
+  readonly onMaxDurationReached: () => void;
 }

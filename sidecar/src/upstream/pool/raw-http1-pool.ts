@@ -185,6 +185,7 @@ export class RawHttp1Pool {
     if (connection.closed) return;
     connection.expired = true;
     this.stats.maxDurationReached += 1;
+    this.settings.onMaxDurationReached();
     if (connection.user === null) connection.socket.destroy();
   }
 

@@ -206,6 +206,7 @@ export class RawHttp2Pool implements H2ConnectionOwner {
     const c = entry.connection;
     if (c.closed) return;
     this.stats.maxDurationReached += 1;
+    this.settings.onMaxDurationReached();
     this.retire(entry);
     if (c.activeStreams === 0) c.goaway();
   }
