@@ -1,17 +1,20 @@
 // Duration limits through the real sidecar, as Envoy enforces them: the stream's max duration (route / HCM
 // max_stream_duration, grpc-timeout; flag DT), the cluster's max_stream_duration per attempt (UMSDR, retried on
-// reset), request_headers_timeout, and max_connection_duration downstream (HCM) and upstream (cluster).
+// reset), request_headers_timeout, and max_connection_duration downstream (HCM) and upstream (cluster), with the
+// counters they leave on /stats/prometheus.
 
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Sidecar } from '../../sidecar/src/sidecar';
-import { echoClient, startHttp1Backend, type Backend } from '../support/backends';
+import { echoClient, startHttp1Backend, tlsFile, type Backend } from '../support/backends';
 import { connectH2, h1Request, h2Request } from '../support/http-clients';
 import { rawExchange } from '../support/raw-exchange';
-import { HTTP_OPTIONS_TYPE, HTTP2_UPSTREAM, httpListener, listenerPort, startStaticSidecar, staticCluster } from '../support/sidecar';
+import { DOWNSTREAM_TLS_TYPE, HTTP_OPTIONS_TYPE, HTTP2_UPSTREAM, httpListener, listenerPort, startStaticSidecar, staticCluster } from '../support/sidecar';
 import { startStallingBackend } from '../support/stalling-backend';
 
 /** A backend that takes requests (HTTP/1.1 or h2c) and never answers; counts requests and accepted connections. */
@@ -95,7 +98,28 @@ const waitFor = async (condition: () => boolean): Promise<void> => {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
 };
 
-// Both HTTP/2 implementations (downstream and upstream): meshlet's own codec and node:http2 (MESHLET_HTTP2_FAST=0).
+/** A TLS connection to a listener that terminates TLS with the test certificate, offering only http/1.1. */
+function connectTls(port: number): net.Socket {
+  return tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(tlsFile('ca.crt')), ALPNProtocols: ['http/1.1'] });
+}
+
+/** The value of one counter on the admin's /stats/prometheus (undefined when absent). */
+async function scrapeCounter(adminPort: number, name: string, labels: string): Promise<number | undefined> {
+  const text = await new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: adminPort, path: '/stats/prometheus' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+// Both HTTP/2 implementations (downstream and upstream): meshlet's own codec and node:http2 (MESHLET_HTTP2_FAST=0);
+// with node:http2, plaintext HTTP/1.1 is node:http's too (MESHLET_HTTP1_FAST=0). TLS-terminated HTTP/1.1 is
+// always node:http's.
 for (const http2Codec of ['own codec', 'node:http2'] as const) describe(`max stream duration, request headers timeout and max connection duration (HTTP/2: ${http2Codec})`, function () {
   this.timeout(20_000);
   let sidecar: Sidecar;
@@ -108,6 +132,7 @@ for (const http2Codec of ['own codec', 'node:http2'] as const) describe(`max str
   let streamPort: number;
   let upstreamPort: number;
   let headersPort: number;
+  let headersTlsPort: number;
   let connPort: number;
   /** `path status flag` of every finished exchange. */
   const endings: string[] = [];
@@ -148,13 +173,26 @@ for (const http2Codec of ['own codec', 'node:http2'] as const) describe(`max str
       ],
     }];
     const savedFlag = process.env['MESHLET_HTTP2_FAST'];
+    const savedH1Flag = process.env['MESHLET_HTTP1_FAST'];
     if (http2Codec === 'node:http2') process.env['MESHLET_HTTP2_FAST'] = '0';
     else delete process.env['MESHLET_HTTP2_FAST'];
+    if (http2Codec === 'node:http2') process.env['MESHLET_HTTP1_FAST'] = '0';
+    else delete process.env['MESHLET_HTTP1_FAST'];
+    const terminateTls = {
+      transport_socket: {
+        name: 'envoy.transport_sockets.tls',
+        typed_config: {
+          '@type': DOWNSTREAM_TLS_TYPE,
+          common_tls_context: { alpn_protocols: ['http/1.1'], tls_certificates: [{ certificate_chain: { filename: tlsFile('server.crt') }, private_key: { filename: tlsFile('server.key') } }] },
+        },
+      },
+    };
     sidecar = await startStaticSidecar({
       listeners: [
         httpListener('stream', streamRoutes, { common_http_protocol_options: { max_stream_duration: '0.2s' } }),
         httpListener('upstream', upstreamRoutes),
         httpListener('headers', upstreamRoutes, { request_headers_timeout: '0.2s' }),
+        httpListener('headers-tls', upstreamRoutes, { request_headers_timeout: '0.2s' }, terminateTls),
         httpListener('conn', upstreamRoutes, { common_http_protocol_options: { max_connection_duration: '0.3s' } }),
       ],
       clusters: [
@@ -170,10 +208,13 @@ for (const http2Codec of ['own codec', 'node:http2'] as const) describe(`max str
     });
     if (savedFlag === undefined) delete process.env['MESHLET_HTTP2_FAST'];
     else process.env['MESHLET_HTTP2_FAST'] = savedFlag;
+    if (savedH1Flag === undefined) delete process.env['MESHLET_HTTP1_FAST'];
+    else process.env['MESHLET_HTTP1_FAST'] = savedH1Flag;
     sidecar.proxy.observers.push({ exchangeEnded: (exchange, summary) => endings.push(`${exchange.path} ${summary.status} ${summary.flag ?? '-'}`) });
     streamPort = listenerPort(sidecar, 'stream');
     upstreamPort = listenerPort(sidecar, 'upstream');
     headersPort = listenerPort(sidecar, 'headers');
+    headersTlsPort = listenerPort(sidecar, 'headers-tls');
     connPort = listenerPort(sidecar, 'conn');
   });
 
@@ -290,6 +331,33 @@ for (const http2Codec of ['own codec', 'node:http2'] as const) describe(`max str
     assert.equal((await h1Request(headersPort, 'svc.test', '/echo')).status, 200);
   });
 
+  it('request_headers_timeout over TLS (node:http): half a request head, then nothing: 408 "request header timeout" and the connection closes', async () => {
+    const stalled = await rawExchange(headersTlsPort, [{ data: 'GET /echo HTTP/1.1\r\nhost: svc.te', afterMs: 0 }], 5000, undefined, () => connectTls(headersTlsPort));
+    assert.match(stalled.data, /^HTTP\/1\.1 408/);
+    assert.match(stalled.data, /connection: close/i);
+    assert.match(stalled.data, /request header timeout$/);
+    assert.ok(stalled.closedByServer);
+  });
+
+  it('request_headers_timeout over TLS runs from the first byte of each request, not from the end of the previous one', async () => {
+    // Idle for 400 ms (twice the timeout) between two requests, the second head sent in two parts: both served.
+    const writes = [
+      { data: 'GET /echo HTTP/1.1\r\nhost: svc.test\r\n\r\n', afterMs: 0 },
+      { data: 'GET /echo HTTP/1.1\r\nhost: s', afterMs: 400 },
+      { data: 'vc.test\r\nconnection: close\r\n\r\n', afterMs: 450 },
+    ];
+    const exchange = await rawExchange(headersTlsPort, writes, 5000, undefined, () => connectTls(headersTlsPort));
+    assert.equal(exchange.data.match(/HTTP\/1\.1 200/g)?.length, 2, exchange.data);
+    assert.doesNotMatch(exchange.data, /408/);
+  });
+
+  it('request_headers_timeout on a connection the fast path handed to node:http (an HTTP/1.0 head): 408 and close', async () => {
+    const stalled = await rawExchange(headersPort, [{ data: 'GET /echo HTTP/1.0\r\nhost: svc.te', afterMs: 0 }], 5000);
+    assert.match(stalled.data, /^HTTP\/1\.1 408/);
+    assert.match(stalled.data, /request header timeout$/);
+    assert.ok(stalled.closedByServer);
+  });
+
   describe('HCM max_connection_duration', () => {
     it('HTTP/1.1: the response in flight says connection: close and the socket closes; an idle connection closes at once', async () => {
       const busy = await rawExchange(connPort, [{ data: 'GET /echo?delay=600 HTTP/1.1\r\nhost: svc.test\r\n\r\n', afterMs: 0 }], 5000);
@@ -326,4 +394,20 @@ for (const http2Codec of ['own codec', 'node:http2'] as const) describe(`max str
       await waitFor(() => backend.closedConnections > closedBefore);
     });
   }
+
+  // A child suite: mocha runs it after the tests and suites above (a suite's own tests run before its children).
+  describe('counters', () => it('downstream_rq_header_timeout and downstream_cx_max_duration_reached per HCM, upstream_cx_max_duration_reached per cluster', async () => {
+    const admin = sidecar.admin!.port;
+    // The 408s above: half a head on `headers` (fast path or node:http) and after a hand-over; one over TLS.
+    assert.equal(await scrapeCounter(admin, 'envoy_http_downstream_rq_header_timeout', 'envoy_http_conn_manager_prefix="headers"'), 2);
+    assert.equal(await scrapeCounter(admin, 'envoy_http_downstream_rq_header_timeout', 'envoy_http_conn_manager_prefix="headers-tls"'), 1);
+    assert.equal(await scrapeCounter(admin, 'envoy_http_downstream_rq_header_timeout', 'envoy_http_conn_manager_prefix="upstream"'), 0);
+    // Three connections to `conn` (HTTP/1.1 busy and idle, HTTP/2), each drained by max_connection_duration.
+    assert.equal(await scrapeCounter(admin, 'envoy_http_downstream_cx_max_duration_reached', 'envoy_http_conn_manager_prefix="conn"'), 3);
+    assert.equal(await scrapeCounter(admin, 'envoy_http_downstream_cx_max_duration_reached', 'envoy_http_conn_manager_prefix="stream"'), 0);
+    // The aging clusters retired at least the connection of their first request.
+    assert.ok((await scrapeCounter(admin, 'envoy_cluster_upstream_cx_max_duration_reached', 'envoy_cluster_name="aging"'))! >= 1);
+    assert.ok((await scrapeCounter(admin, 'envoy_cluster_upstream_cx_max_duration_reached', 'envoy_cluster_name="aging-h2"'))! >= 1);
+    assert.equal(await scrapeCounter(admin, 'envoy_cluster_upstream_cx_max_duration_reached', 'envoy_cluster_name="echo"'), 0);
+  }));
 });

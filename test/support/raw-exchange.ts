@@ -2,10 +2,13 @@
 
 import * as net from 'node:net';
 
-/** One request on a raw socket; resolves with everything received until the server closed (or `waitMs` passed). */
-export function rawExchange(port: number, writes: Array<{ data: string; afterMs: number }>, waitMs: number, until?: RegExp): Promise<{ data: string; closedByServer: boolean }> {
+/**
+ * One request on a raw socket; resolves with everything received until the server closed (or `waitMs` passed).
+ * `connect` opens another kind of socket (a TLS one); writes are timed from its 'connect' event.
+ */
+export function rawExchange(port: number, writes: Array<{ data: string; afterMs: number }>, waitMs: number, until?: RegExp, connect?: () => net.Socket): Promise<{ data: string; closedByServer: boolean }> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = connect !== undefined ? connect() : net.connect(port, '127.0.0.1');
     let data = '';
     let done = false;
     const finish = (closedByServer: boolean): void => {

@@ -49,6 +49,10 @@ export class ListenerRequestStats {
   active = 0;
   /** `downstream_rq_max_duration_reached`: streams ended by max_stream_duration (flag DT). */
   maxDurationReached = 0;
+  /** `downstream_rq_header_timeout`: request heads not complete within request_headers_timeout (408). */
+  rqHeaderTimeouts = 0;
+  /** `downstream_cx_max_duration_reached`: connections drained by max_connection_duration. */
+  cxMaxDurationReached = 0;
   /** Local replies and resets by Envoy response flag (UH, UF, UO, NR, ...). */
   readonly flags = new Map<string, number>();
   readonly time = new LatencyHistogram();
@@ -129,6 +133,14 @@ export class ExchangeStats {
     if (outcome.flag !== undefined) stats.flags.set(outcome.flag, (stats.flags.get(outcome.flag) ?? 0) + 1);
   }
 
+  requestHeadersTimedOut(listenerName: string): void {
+    this.listener(listenerName).rqHeaderTimeouts += 1;
+  }
+
+  connectionDurationReached(listenerName: string): void {
+    this.listener(listenerName).cxMaxDurationReached += 1;
+  }
+
   /** Writes the request families (cluster ones under `envoy_cluster_*`, listener ones under `envoy_http_*`). */
   render(out: PrometheusText): void {
     for (const [name, s] of this.clusters) {
@@ -150,6 +162,8 @@ export class ExchangeStats {
       for (let c = 1; c <= 5; c++) out.counter('envoy_http_downstream_rq_xx', 'Downstream responses by status class', { ...l, envoy_response_code_class: String(c) }, s.rqByClass[c] ?? 0);
       out.gauge('envoy_http_downstream_rq_active', 'Downstream requests in flight', l, s.active);
       out.counter('envoy_http_downstream_rq_max_duration_reached', 'Streams ended by max_stream_duration', l, s.maxDurationReached);
+      out.counter('envoy_http_downstream_rq_header_timeout', 'Requests closed because their headers did not arrive within request_headers_timeout', l, s.rqHeaderTimeouts);
+      out.counter('envoy_http_downstream_cx_max_duration_reached', 'Connections drained by max_connection_duration', l, s.cxMaxDurationReached);
       out.histogram('envoy_http_downstream_rq_time', 'Downstream request duration in ms', l, LATENCY_BOUNDS_MS, s.time.buckets, s.time.sum);
       for (const [flag, count] of s.flags) out.counter('meshlet_http_downstream_rq_response_flag', 'Requests by Envoy response flag', { ...l, response_flag: flag }, count);
     }

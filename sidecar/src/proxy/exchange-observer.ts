@@ -64,4 +64,8 @@ export interface ExchangeObserver {
   attemptStarted?(exchange: ExchangeInfo, attempt: AttemptInfo, upstreamHeaders: http.OutgoingHttpHeaders): void;
   attemptEnded?(exchange: ExchangeInfo, attempt: AttemptInfo, result: AttemptResult): void;
   exchangeEnded?(exchange: ExchangeInfo, summary: ExchangeSummary): void;
+  /** request_headers_timeout expired on a connection of `listenerName` (Envoy HCM `downstream_rq_header_timeout`). */
+  requestHeadersTimedOut?(listenerName: string): void;
+  /** max_connection_duration drained a connection of `listenerName` (Envoy HCM `downstream_cx_max_duration_reached`). */
+  connectionDurationReached?(listenerName: string): void;
 }

@@ -14,7 +14,7 @@ import type { UpstreamCluster } from '../upstream/upstream-cluster';
 import { Http1Downstream, Http2Downstream, type Downstream } from './downstream';
 import { Exchange, type ExchangeEnvironment } from './exchange';
 import type { ExchangeObserver } from './exchange-observer';
-import { sendLocalReply } from './local-reply';
+import { requestHeaderTimeoutReply, sendLocalReply } from './local-reply';
 import type { ProxyRuntime } from './proxy-runtime';
 import { H1Connection, type H1ConnectionOwner } from './h1/h1-connection';
 import type { H2Connection } from '../codec/http2/h2-connection';
@@ -47,13 +47,18 @@ export interface HttpProxyOptions {
 }
 
 const CONNECTION = Symbol('meshlet.connection');
+/** Envoy's HCM delayed_close_timeout default: how long a connection we ended waits for the client's close. */
+const DELAYED_CLOSE_MS = 1000;
 
 /**
  * Per-connection state: what the listener told us, how to drain, and the HCM's connection limits: the idle timer
- * (common_http_protocol_options.idle_timeout, armed while no request is active) and max_requests_per_connection.
+ * (common_http_protocol_options.idle_timeout, armed while no request is active), max_requests_per_connection,
+ * max_connection_duration, and request_headers_timeout for HTTP/1.1 served by node:http.
  */
 class ConnectionContext implements ConnectionHandle {
   activeRequests = 0;
+  /** node:http: bytes of a request head arrived and the head is not complete yet (request_headers_timeout runs). */
+  headPending = false;
   /** Requests started on this connection so far. */
   requests = 0;
   draining = false;
@@ -69,12 +74,15 @@ class ConnectionContext implements ConnectionHandle {
   private idleSince = performance.now();
   /** The socket closed: requests that end afterwards (their 'close' comes later) must not arm the idle timer. */
   private socketClosed = false;
+  /** node:http: request_headers_timeout's timer, one per connection, re-armed with refresh() at each request head. */
+  private headTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: net.Socket,
     readonly info: DownstreamConnectionInfo,
     readonly hcm: HttpConnectionManagerConfig,
     readonly scheme: string,
+    private readonly observers: readonly ExchangeObserver[],
   ) {
     this.armIdleTimer(hcm.idleTimeoutMs);
     const maxDuration = hcm.maxConnectionDurationMs;
@@ -87,6 +95,7 @@ class ConnectionContext implements ConnectionHandle {
    * max_requests_per_connection requests: HTTP/1.1 answers this one with `connection: close`, HTTP/2 sends GOAWAY.
    */
   requestStarted(): void {
+    this.headPending = false;
     this.activeRequests += 1;
     this.requests += 1;
     // The idle timer stays armed across requests (clearing and re-arming it per request costs a timer each
@@ -133,7 +142,38 @@ class ConnectionContext implements ConnectionHandle {
    */
   durationReached(): void {
     this.durationTimer = undefined;
-    if (!this.socketClosed) this.drain();
+    if (this.socketClosed) return;
+    for (const observer of this.observers) observer.connectionDurationReached?.(this.info.listenerName);
+    this.drain();
+  }
+
+  /**
+   * node:http: the first bytes of a request head arrived (no request active). Envoy's request_headers_timeout runs
+   * from the first byte of a request until its headers are complete (requestStarted); one timer per connection,
+   * refreshed rather than re-created.
+   */
+  headStarted(): void {
+    this.headPending = true;
+    if (this.headTimer === undefined) this.headTimer = setTimeout(onRequestHeadersTimeout, this.hcm.requestHeadersTimeoutMs, this).unref();
+    else this.headTimer.refresh();
+  }
+
+  /**
+   * node:http: request_headers_timeout fired. If the head is still incomplete: 408 "request header timeout"
+   * written on the socket (node has no request object yet), then close (Envoy onRequestHeaderTimeout).
+   */
+  headTimerFired(): void {
+    if (!this.headPending || this.socketClosed) return;
+    this.headPending = false;
+    this.requestHeadersTimedOut();
+    const socket = this.socket;
+    if (socket.writable) socket.end(requestHeaderTimeoutReply(), 'latin1');
+    setTimeout(destroySocket, DELAYED_CLOSE_MS, socket).unref();
+  }
+
+  /** request_headers_timeout expired (either HTTP/1.1 path): Envoy's `downstream_rq_header_timeout`. */
+  requestHeadersTimedOut(): void {
+    for (const observer of this.observers) observer.requestHeadersTimedOut?.(this.info.listenerName);
   }
 
   /** The socket closed: nothing left to time. */
@@ -143,6 +183,8 @@ class ConnectionContext implements ConnectionHandle {
     this.idleTimer = undefined;
     if (this.durationTimer !== undefined) clearTimeout(this.durationTimer);
     this.durationTimer = undefined;
+    if (this.headTimer !== undefined) clearTimeout(this.headTimer);
+    this.headTimer = undefined;
   }
 
   /** HTTP/1.1: close when idle, else `connection: close` on the current response; HTTP/2: GOAWAY. */
@@ -178,6 +220,23 @@ function onConnectionIdle(context: ConnectionContext): void {
 
 function onConnectionDurationReached(context: ConnectionContext): void {
   context.durationReached();
+}
+
+function onRequestHeadersTimeout(context: ConnectionContext): void {
+  context.headTimerFired();
+}
+
+function destroySocket(socket: net.Socket): void {
+  if (!socket.destroyed) socket.destroy();
+}
+
+/**
+ * node:http connections with request_headers_timeout: bytes while no request is active are the start of a request
+ * head. (A head pipelined behind a request in flight is not timed; node:http parses it only after that one ends.)
+ */
+function onNodeHttp1Data(this: SocketWithContext): void {
+  const context = this[CONNECTION];
+  if (context !== undefined && context.activeRequests === 0 && !context.headPending) context.headStarted();
 }
 
 function onContextSocketClose(this: SocketWithContext): void {
@@ -227,16 +286,15 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     this.retryBufferLimitBytes = options.retryBufferLimitBytes ?? 1024 * 1024;
     this.observers = [...(options.observers ?? [])];
     // Envoy's max_request_headers_kb default is 60 KiB; node's default is 16 KiB. Idle keep-alive connections are
-    // closed by the HCM's idle_timeout (ConnectionContext), not node's keepAliveTimeout.
-    this.h1 = http.createServer({ maxHeaderSize: 60 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 0 }, (req, res) => this.onHttp1Request(req, res));
+    // closed by the HCM's idle_timeout (ConnectionContext), not node's keepAliveTimeout. No headersTimeout or
+    // requestTimeout: node enforces them from a check interval it starts on 'listening', and this server never
+    // listens; request_headers_timeout is the HCM's, per connection (ConnectionContext.headStarted).
+    this.h1 = http.createServer({ maxHeaderSize: 60 * 1024, keepAliveTimeout: 0 }, (req, res) => this.onHttp1Request(req, res));
     this.h1Fast = (options.fastHttp1 ?? process.env['MESHLET_HTTP1_FAST'] !== '0')
       ? {
           serve: (downstream, context) => this.serve(downstream, context),
           // node:http (llhttp) takes the connection at a request boundary; the context stays on the socket.
-          fallback: (socket) => {
-            this.h1.emit('connection', socket);
-            socket.resume();
-          },
+          fallback: (socket) => this.serveWithNodeHttp1(socket),
         }
       : undefined;
     this.ownHttp2 = options.fastHttp2 ?? process.env['MESHLET_HTTP2_FAST'] !== '0';
@@ -272,7 +330,7 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
   // === ConnectionHandlers ===
 
   http(socket: net.Socket | tls.TLSSocket, info: DownstreamConnectionInfo, hcm: HttpConnectionManagerConfig, codec: 'http1' | 'http2'): ConnectionHandle {
-    const context = new ConnectionContext(socket, info, hcm, info.tlsTerminated ? 'https' : 'http');
+    const context = new ConnectionContext(socket, info, hcm, info.tlsTerminated ? 'https' : 'http', this.observers);
     (socket as SocketWithContext)[CONNECTION] = context;
     socket.once('close', onContextSocketClose);
     if (codec === 'http2' && this.h2Fast !== undefined) {
@@ -284,10 +342,18 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
     } else if (this.h1Fast !== undefined && !info.tlsTerminated) {
       new H1Connection(socket, context, this.h1Fast);
     } else {
-      this.h1.emit('connection', socket);
-      socket.resume();
+      this.serveWithNodeHttp1(socket);
     }
     return context;
+  }
+
+  /** node:http serves the connection (TLS-terminated, MESHLET_HTTP1_FAST=0, or handed over by the fast path). */
+  private serveWithNodeHttp1(socket: net.Socket): void {
+    this.h1.emit('connection', socket);
+    // request_headers_timeout needs the first byte of each request head: a 'data' listener, added after node's
+    // (it then reads through 'data' events instead of consuming the handle), only where the HCM sets the timeout.
+    if (((socket as SocketWithContext)[CONNECTION]?.hcm.requestHeadersTimeoutMs ?? 0) > 0) socket.on('data', onNodeHttp1Data);
+    socket.resume();
   }
 
   tcp(socket: net.Socket | tls.TLSSocket, info: DownstreamConnectionInfo, config: TcpProxyConfig): ConnectionHandle {
@@ -368,6 +434,9 @@ export class HttpProxy implements ConnectionHandlers, ExchangeEnvironment {
 
 /** Malformed HTTP/1.1 (llhttp rejected it): 400 and close, never a crash (Envoy: DPE). */
 function onClientError(error: NodeJS.ErrnoException, socket: net.Socket): void {
+  // The head was answered (rejected): request_headers_timeout no longer applies to it.
+  const context = (socket as SocketWithContext)[CONNECTION];
+  if (context !== undefined) context.headPending = false;
   if (!socket.writable) {
     socket.destroy();
     return;

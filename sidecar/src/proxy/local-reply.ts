@@ -32,6 +32,15 @@ export function localReplyBody(kind: ErrorKind): string {
   return BODIES.get(kind) ?? kind.details;
 }
 
+/**
+ * The raw HTTP/1.1 408 for request_headers_timeout, written straight to a socket whose request head never completed
+ * (no request object exists yet), then the connection closes (Envoy onRequestHeaderTimeout).
+ */
+export function requestHeaderTimeoutReply(): string {
+  const body = localReplyBody(Errors.requestHeaderTimeout);
+  return `HTTP/1.1 ${Errors.requestHeaderTimeout.httpStatus} Request Timeout\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`;
+}
+
 /** Percent-encodes a grpc-message as the gRPC HTTP/2 spec asks (printable ASCII except '%' kept). */
 export function encodeGrpcMessage(message: string): string {
   let out = '';

@@ -3,11 +3,10 @@
 // (llhttp) at a request boundary whenever a request is outside what the fast path serves.
 
 import type * as net from 'node:net';
-import { Errors } from '../../core/errors';
 import type { HttpConnectionManagerConfig } from '../../config/listener-config';
 import type { DownstreamConnectionInfo } from '../../listener/connection-handlers';
 import type { Downstream } from '../downstream';
-import { localReplyBody } from '../local-reply';
+import { requestHeaderTimeoutReply } from '../local-reply';
 import { H1Downstream, type H1DownstreamOwner } from './h1-downstream';
 import { HEAD_DEFER, HEAD_INCOMPLETE, parseRequestHead, type ParsedRequestHead } from './h1-request-parser';
 import { readIntoSharedBuffer, restoreStreamReads } from './socket-read-buffer';
@@ -22,6 +21,8 @@ export interface H1ConnectionContext {
   requestStarted(): void;
   /** The request is over (ends the socket when draining and idle, else re-arms the idle timer). */
   requestDone(): void;
+  /** request_headers_timeout expired on this connection (counted as `downstream_rq_header_timeout`). */
+  requestHeadersTimedOut(): void;
 }
 
 /** What the connection needs from the proxy. */
@@ -224,9 +225,8 @@ export class H1Connection<C extends H1ConnectionContext> implements H1Downstream
   requestHeadTimedOut(): void {
     this.headTimer = undefined;
     if (this.closed || this.current !== null) return;
-    const body = localReplyBody(Errors.requestHeaderTimeout);
-    const status = Errors.requestHeaderTimeout.httpStatus;
-    this.socket.write(`HTTP/1.1 ${status} Request Timeout\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    this.context.requestHeadersTimedOut();
+    this.socket.write(requestHeaderTimeoutReply(), 'latin1');
     this.closeSocket();
   }
 
