@@ -2,10 +2,9 @@
 
 import type * as http2 from 'node:http2';
 import * as net from 'node:net';
-import type * as tls from 'node:tls';
 import type { TimerHandle } from '../../core/clock';
 import { Errors, ProxyError } from '../../core/errors';
-import { armConnectTimeout } from './connect-timeout';
+import { connectHttp2UpstreamSocket } from './http2-upstream-socket';
 import type { PoolStats } from './http1-pool';
 import type { PoolSettings } from './pool-settings';
 
@@ -84,18 +83,7 @@ export class Http2Pool {
     const host = this.address;
     const port = this.port;
     const authorityHost = net.isIPv6(host) ? `[${host}]` : host;
-    const localAddress = settings.localAddress ?? undefined;
-    const createConnection = (): net.Socket => {
-      let socket: net.Socket;
-      if (tlsSettings === null) {
-        socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
-      } else {
-        const alpn = tlsSettings.alpnFor(settings.protocol === 'auto' ? 'auto' : 'http2');
-        socket = (require('node:tls') as typeof tls).connect({ ...tlsSettings.options, host, port, ALPNProtocols: alpn, ...(localAddress ? { localAddress } : {}) });
-      }
-      armConnectTimeout(socket, settings.connectTimeoutMs, tlsSettings !== null, settings.clock, this.where);
-      return socket;
-    };
+    const createConnection = (): net.Socket => connectHttp2UpstreamSocket(host, port, settings, this.where);
     const h2 = settings.http2;
     // node:http2 loads only when this fallback pool connects (the own codec is the default; issue 3, RSS).
     const session = (require('node:http2') as typeof http2).connect(`${tlsSettings === null ? 'http' : 'https'}://${authorityHost}:${port}`, {

@@ -1,7 +1,6 @@
 // One host's HTTP/2 connections on meshlet's own codec (h2c, or TLS with ALPN h2): multiplexed, bounded by
 // max concurrent streams and max connections, GOAWAY-aware, with keepalive pings and an idle timeout.
 
-import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { H2Connection, type H2ConnectionOwner, type H2ConnectionSettings } from '../../codec/http2/h2-connection';
@@ -9,7 +8,7 @@ import { H2ErrorCode } from '../../codec/http2/h2-constants';
 import { h2Settings } from '../../codec/http2/h2-settings';
 import type { TimerHandle } from '../../core/clock';
 import { Errors, ProxyError } from '../../core/errors';
-import { armConnectTimeout } from './connect-timeout';
+import { connectHttp2UpstreamSocket } from './http2-upstream-socket';
 import type { PoolStats } from './http1-pool';
 import type { PoolSettings } from './pool-settings';
 
@@ -96,18 +95,7 @@ export class RawHttp2Pool implements H2ConnectionOwner {
       this.stats.connectFailures += 1;
       throw new ProxyError(Errors.connectFailure, `${this.where}: TLS required but unavailable: ${tlsSettings.unavailable}`);
     }
-    const localAddress = settings.localAddress ?? undefined;
-    const host = this.address;
-    const port = this.port;
-    let socket: net.Socket;
-    if (tlsSettings === null) {
-      socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
-    } else {
-      const alpn = tlsSettings.alpnFor(settings.protocol === 'auto' ? 'auto' : 'http2');
-      // node:tls loads with the first TLS upstream, not at start (issue 3, RSS).
-      socket = (require('node:tls') as typeof tls).connect({ ...tlsSettings.options, host, port, ALPNProtocols: alpn, ...(localAddress ? { localAddress } : {}) });
-    }
-    armConnectTimeout(socket, settings.connectTimeoutMs, tlsSettings !== null, settings.clock, this.where);
+    const socket = connectHttp2UpstreamSocket(this.address, this.port, settings, this.where);
     const connection = new H2Connection(socket, this.codecSettings, this);
     const entry = new PooledH2Connection(connection);
     this.stats.opened += 1;
